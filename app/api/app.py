@@ -1,0 +1,74 @@
+"""The Sanic application factory: configuration, blueprints, guards and resource lifecycle."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+
+from sanic import Sanic
+
+from app.api import errors, guards
+from app.api.client_config import ClientConfigSnapshots
+from app.api.routes import auth, configs, health, out_of_scope, telemetry
+from app.auth.login import LoginBindings
+from app.auth.tokens import TokenService
+from app.db.connection import close_database, open_database
+from app.errors import ConfigError
+from app.runtime.config_loader import load_settings
+from app.runtime.logging import configure_logging, sanic_log_config
+from app.runtime.redis_client import open_redis
+from app.runtime.sentry import init_sentry
+from app.runtime.settings import Settings, secret_values
+from app.version import __version__
+
+log = logging.getLogger("adjutant")
+_names = itertools.count()
+
+
+def create_app(settings: Settings | None = None, *, name: str | None = None) -> Sanic:
+    """Build the service. Workers call it without arguments and read the same settings as `serve`."""
+    settings = settings or load_settings()
+    if not settings.database.url or not settings.redis.url:
+        raise ConfigError("the app needs database.url and redis.url; start it with `adjutant serve`")
+    redactor = configure_logging(settings.logging, secret_values(settings))
+    app = Sanic(name or f"adjutant{next(_names) or ''}", log_config=sanic_log_config())
+    app.config.update(
+        REQUEST_MAX_SIZE=settings.server.request_max_bytes,
+        REQUEST_TIMEOUT=settings.server.request_timeout_s,
+        RESPONSE_TIMEOUT=settings.server.request_timeout_s,
+        GRACEFUL_SHUTDOWN_TIMEOUT=settings.server.graceful_shutdown_s,
+        WEBSOCKET_MAX_SIZE=64 * 1024 * 1024,
+        ACCESS_LOG=False,
+        FALLBACK_ERROR_FORMAT="json",
+        OAS_UI_DEFAULT="swagger",
+        OAS_URL_PREFIX="/docs",
+        CORS=False,
+    )
+    app.ctx.settings = settings
+    app.ctx.version = __version__
+    app.ctx.client_config = ClientConfigSnapshots.build(settings)
+    app.ctx.tokens = TokenService(settings.auth)
+    app.ctx.redactor = redactor
+
+    errors.install(app)
+    guards.install(app)
+    for blueprint in (health.bp, configs.bp, auth.bp, out_of_scope.bp, telemetry.bp):
+        app.blueprint(blueprint)
+
+    @app.before_server_start
+    async def open_resources(app: Sanic) -> None:
+        init_sentry(settings.sentry, redactor, release=__version__)
+        await open_database(settings.database.url, settings.database)
+        app.ctx.redis = await open_redis(settings.redis.url)
+        app.ctx.login_bindings = LoginBindings(
+            app.ctx.redis, settings.redis.key_prefix, settings.auth.login_binding_ttl_minutes
+        )
+
+    @app.after_server_stop
+    async def close_resources(app: Sanic) -> None:
+        redis = getattr(app.ctx, "redis", None)
+        if redis is not None:
+            await redis.aclose()
+        await close_database()
+
+    return app

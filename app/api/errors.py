@@ -1,0 +1,75 @@
+"""The one place where exceptions become wire errors."""
+
+from __future__ import annotations
+
+import logging
+
+import sanic.exceptions as sanic_exc
+from pydantic import ValidationError
+from sanic import Request, Sanic
+from sanic.handlers import ErrorHandler
+
+from app.api.envelopes import error_response
+from app.errors import (
+    AdjutantError,
+    InternalError,
+    InvalidRequest,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    RouteNotFound,
+    ServiceUnavailable,
+)
+
+log = logging.getLogger("adjutant.api")
+
+
+def to_adjutant_error(exc: BaseException) -> AdjutantError:
+    if isinstance(exc, AdjutantError):
+        return exc
+    if isinstance(exc, ValidationError):
+        return InvalidRequest(errors=validation_details(exc))
+    if isinstance(exc, sanic_exc.NotFound):
+        return RouteNotFound("no such route")
+    if isinstance(exc, sanic_exc.MethodNotAllowed):
+        return MethodNotAllowed("method not allowed on this route")
+    if isinstance(exc, sanic_exc.PayloadTooLarge):
+        return PayloadTooLarge("request body too large")
+    if isinstance(exc, sanic_exc.BadRequest):  # includes a body that is not valid JSON
+        return InvalidRequest(str(exc) or "malformed request")
+    if isinstance(exc, sanic_exc.ServiceUnavailable):
+        return ServiceUnavailable("service unavailable")
+    if isinstance(exc, sanic_exc.RequestTimeout):
+        return InvalidRequest("request timed out")
+    return InternalError("internal error")
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, str]]:
+    details = []
+    for error in exc.errors(include_url=False, include_input=False):
+        location = ".".join(str(p) for p in error["loc"])
+        details.append({"message": f"{location}: {error['msg']}" if location else error["msg"], "field": location})
+    return details
+
+
+class EnvelopeErrorHandler(ErrorHandler):
+    """Every error, ours or Sanic's, leaves as a PROTOCOL §1.4 error envelope; never HTML, never a traceback."""
+
+    def default(self, request: Request, exception: Exception):  # type: ignore[override]
+        error = to_adjutant_error(exception)
+        if isinstance(error, InternalError) and error is not exception:
+            log.error("unhandled error on %s %s", request.method, request.path, exc_info=exception)
+            report_to_sentry(exception)
+        return error_response(error)
+
+
+def report_to_sentry(exception: BaseException) -> None:
+    try:
+        import sentry_sdk
+
+        sentry_sdk.capture_exception(exception)
+    except Exception:  # noqa: BLE001 - error reporting must never raise into the request path
+        log.debug("sentry capture failed", exc_info=True)
+
+
+def install(app: Sanic) -> None:
+    app.error_handler = EnvelopeErrorHandler()

@@ -1,0 +1,17 @@
+"""Route paths that are advertised to clients, defined once so configs and routes cannot disagree."""
+
+CHAT_SOCKET = "/end_user/v2/code-gen/generate-code-ws"
+REVIEW_SOLVER = "/end_user/v1/ide-reviews/review-solver"
+REVIEW_POST_PROCESS_SOLVER = "/end_user/v1/ide-reviews/post-process-solver"
+LOGIN_PAGE = "/external-auth"
+TELEMETRY_SINK = "/telemetry"
+
+# Reference-server areas that PROTOCOL §1.1 puts out of scope: every route under them answers 501.
+OUT_OF_SCOPE_PREFIXES = (
+    "/end_user/v1/ide-reviews",
+    "/end_user/v2/ide-reviews",
+    "/end_user/v1/websocket-connection",
+    "/end_user/v1/binary-upload",
+    "/end_user/v1/websocket-test",
+    "/end_user/v1/auth/sign-up",
+)

@@ -1,0 +1,69 @@
+"""Liveness, readiness and metrics: GET /ping, /health, /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, json
+from tortoise import Tortoise
+
+from app.db.migrations import discover, read_status
+from app.runtime import metrics
+
+bp = Blueprint("health")
+CHECK_TIMEOUT_S = 2.0
+
+
+@bp.get("/ping")
+async def ping(_request: Request) -> HTTPResponse:
+    return json({"ping": "pong"})
+
+
+async def _timed(check: Any) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        detail = await asyncio.wait_for(check(), CHECK_TIMEOUT_S)
+        result = {"ok": True, **(detail or {})}
+    except Exception as exc:  # noqa: BLE001 - a failed dependency is reported, not raised
+        result = {"ok": False, "error": exc.__class__.__name__}
+    result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    return result
+
+
+@bp.get("/health")
+async def health(request: Request) -> HTTPResponse:
+    """Readiness: the database answers, Redis answers, and the schema is exactly the one this code expects."""
+
+    async def database() -> None:
+        await Tortoise.get_connection("default").execute_query("SELECT 1")
+
+    async def redis() -> None:
+        await request.app.ctx.redis.ping()
+
+    async def migrations() -> dict[str, Any]:
+        client = Tortoise.get_connection("default")
+        async with client.acquire_connection() as conn:
+            status = await read_status(conn, discover())
+        if not status.up_to_date:
+            raise RuntimeError("schema out of date")
+        return status.as_dict()
+
+    checks = dict(zip(("database", "redis", "migrations"), await asyncio.gather(
+        _timed(database), _timed(redis), _timed(migrations)
+    ), strict=True))
+    healthy = all(check["ok"] for check in checks.values())
+    body = {"status": "ok" if healthy else "unavailable", "version": request.app.ctx.version, "checks": checks}
+    return json(body, status=200 if healthy else 503)
+
+
+@bp.get("/metrics")
+async def metrics_route(request: Request) -> HTTPResponse:
+    if not request.app.ctx.settings.metrics.enabled:
+        from app.errors import RouteNotFound
+
+        raise RouteNotFound("metrics are disabled")
+    payload, content_type = metrics.render()
+    return HTTPResponse(payload, content_type=content_type)

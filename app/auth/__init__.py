@@ -1,0 +1,1 @@
+"""Authentication: bearer tokens bound to one principal (user + team), expiry, rotation and revocation."""

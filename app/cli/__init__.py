@@ -1,0 +1,1 @@
+"""The `adjutant` command line."""

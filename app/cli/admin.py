@@ -1,0 +1,153 @@
+"""`adjutant migrate`, `adjutant token ...` and `adjutant config ...`."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from app.auth.tokens import TokenService
+from app.cli.common import ConfigOption, DataDirOption, console, fail, out, run_async, settings_from_cli, user_errors
+from app.cli.database import prepare_database
+from app.db.connection import close_database, open_database
+from app.db.migrations import status_of
+from app.db.repositories.identity import list_tokens
+from app.errors import InvalidRequest
+from app.runtime.config_loader import PROJECT_ROOT
+from app.runtime.settings import Settings
+from app.runtime.stack import backing_services
+
+token_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
+config_app = typer.Typer(help="Check and document the configuration.", no_args_is_help=True)
+
+
+def migrate(
+    status: Annotated[bool, typer.Option("--status", help="Only report applied and pending migrations.")] = False,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Create the database if needed and apply pending migrations."""
+    settings = settings_from_cli(data_dir, config)
+    with user_errors(), backing_services(settings, need_redis=False) as stack:
+        if status:
+            report = run_async(partial(status_of, stack.database_url)).as_dict()
+            out.print(f"applied: {report['applied']} (latest {report['latest']:04d})")
+            out.print(f"pending: {', '.join(report['pending']) or 'none'}")
+            return
+        created, applied = run_async(partial(prepare_database, stack.database_url))
+        if created:
+            out.print("database created")
+        out.print(f"applied: {', '.join(m.filename for m in applied)}" if applied else "schema is up to date")
+
+
+async def _with_database(settings: Settings, database_url: str, action):  # noqa: ANN001, ANN202
+    await prepare_database(database_url)
+    await open_database(database_url, settings.database)
+    try:
+        return await action()
+    finally:
+        await close_database()
+
+
+@token_app.command("create")
+def token_create(
+    email: Annotated[str, typer.Option(help="The user's email; the user is created if new.")],
+    team: Annotated[str, typer.Option(help="The team the token acts for; created if new.")],
+    name: Annotated[str, typer.Option(help="A label for the token.")] = "",
+    user_name: Annotated[str, typer.Option(help="Display name for a new user (default: from the email).")] = "",
+    ttl_days: Annotated[int | None, typer.Option(help="Lifetime in days (default auth.token_ttl_days).")] = None,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Issue a bearer token. Only the token is printed on stdout, so it can be captured by scripts."""
+    settings = settings_from_cli(data_dir, config)
+    service = TokenService(settings.auth)
+    with user_errors(), backing_services(settings, need_redis=False) as stack:
+        try:
+            raw, row = run_async(partial(_with_database, settings, stack.database_url,
+                                         partial(service.issue, email=email, team=team, name=name,
+                                                 user_name=user_name, ttl_days=ttl_days)))
+        except InvalidRequest as exc:
+            raise fail(exc.detail) from None
+    console.print(f"token {row.prefix}… for {email} in team {team!r}, expires {row.expires_at:%Y-%m-%d %H:%M} UTC")
+    out.print(raw, soft_wrap=True)
+
+
+@token_app.command("list")
+def token_list(
+    email: Annotated[str | None, typer.Option(help="Only this user's tokens.")] = None,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """List tokens (prefixes only; tokens themselves are never stored)."""
+    settings = settings_from_cli(data_dir, config)
+    with user_errors(), backing_services(settings, need_redis=False) as stack:
+        rows = run_async(partial(_with_database, settings, stack.database_url, partial(list_tokens, email)))
+    table = Table("prefix", "user", "team", "origin", "name", "expires (UTC)", "state")
+    for row in rows:
+        state = "revoked" if row.revoked_at else "rotated" if row.replaced_by_id else "active"
+        table.add_row(row.prefix, row.user.email, row.team.name, row.origin, row.name,
+                      f"{row.expires_at:%Y-%m-%d %H:%M}", state)
+    out.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    prefix: Annotated[str | None, typer.Option(help="Revoke the token with this prefix (see `token list`).")] = None,
+    email: Annotated[str | None, typer.Option(help="Revoke every token of this user.")] = None,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Revoke tokens; requests with them are rejected from then on."""
+    settings = settings_from_cli(data_dir, config)
+    service = TokenService(settings.auth)
+    with user_errors(), backing_services(settings, need_redis=False) as stack:
+        try:
+            count = run_async(partial(_with_database, settings, stack.database_url,
+                                      partial(service.revoke, prefix=prefix, email=email)))
+        except InvalidRequest as exc:
+            raise fail(exc.detail) from None
+    out.print(f"revoked {count} token{'s' if count != 1 else ''}")
+    if count == 0:
+        raise typer.Exit(1)
+
+
+@config_app.command("check")
+def config_check(config: ConfigOption = None) -> None:
+    """Validate the configuration and print where the service would listen."""
+    settings = settings_from_cli(None, config)
+    out.print(f"configuration OK: {settings.server.base_url()}, data dir {settings.server.resolved_data_dir()}, "
+              f"database {'external' if settings.database.url else 'embedded'}, "
+              f"redis {'external' if settings.redis.url else 'embedded'}")
+
+
+@config_app.command("template")
+def config_template(
+    write: Annotated[bool, typer.Option("--write", help="Rewrite config_template.json instead of printing.")] = False,
+) -> None:
+    """Print config_template.json: every key with its default, secrets empty."""
+    from app.runtime.config_docs import template_json
+
+    _emit(template_json(), PROJECT_ROOT / "config_template.json", write)
+
+
+@config_app.command("docs")
+def config_docs(
+    write: Annotated[bool, typer.Option("--write", help="Rewrite docs/configuration.md instead of printing.")] = False,
+) -> None:
+    """Print the configuration reference (docs/configuration.md)."""
+    from app.runtime.config_docs import reference_markdown
+
+    _emit(reference_markdown(), PROJECT_ROOT / "docs" / "configuration.md", write)
+
+
+def _emit(text: str, path: Path, write: bool) -> None:
+    if write:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        console.print(f"wrote {path}")
+    else:
+        out.print(text, end="", markup=False, highlight=False, soft_wrap=True)

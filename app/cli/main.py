@@ -1,0 +1,24 @@
+"""Entry point of the `adjutant` console script."""
+
+from __future__ import annotations
+
+import typer
+
+from app.cli import admin
+from app.cli.serve import serve
+
+cli = typer.Typer(
+    name="adjutant",
+    help="Adjutant: a self-hostable backend for AI coding assistants.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals may hold tokens and keys
+    add_completion=False,
+)
+cli.command()(serve)
+cli.command()(admin.migrate)
+cli.add_typer(admin.token_app, name="token")
+cli.add_typer(admin.config_app, name="config")
+
+
+def main() -> None:
+    cli()

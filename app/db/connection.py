@@ -1,0 +1,47 @@
+"""Opening and closing the ORM's connection pool for one process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from pgvector.asyncpg import register_vector
+from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
+
+from app.runtime.settings import DatabaseSettings
+
+MODEL_MODULES = ["app.db.models"]
+
+
+async def register_vector_codec(conn: asyncpg.Connection) -> None:
+    """Teach a new pool connection pgvector's binary format (skipped before the extension exists)."""
+    if await conn.fetchval("SELECT 1 FROM pg_type WHERE typname = 'vector'"):
+        await register_vector(conn)
+
+
+def tortoise_config(database_url: str, settings: DatabaseSettings) -> dict[str, Any]:
+    connection = expand_db_url(database_url)
+    credentials = connection["credentials"]
+    credentials.update(
+        minsize=settings.pool_min,
+        maxsize=settings.pool_max,
+        init=register_vector_codec,
+        server_settings={"application_name": "adjutant", "timezone": "UTC"}
+        | ({"statement_timeout": str(settings.statement_timeout_ms)} if settings.statement_timeout_ms else {}),
+    )
+    return {
+        "connections": {"default": connection},
+        "apps": {"models": {"models": MODEL_MODULES, "default_connection": "default"}},
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def open_database(database_url: str, settings: DatabaseSettings) -> None:
+    # The global fallback lets request tasks that Sanic spawns see the context initialised in a listener.
+    await Tortoise.init(config=tortoise_config(database_url, settings), _enable_global_fallback=True)
+
+
+async def close_database() -> None:
+    await Tortoise.close_connections()

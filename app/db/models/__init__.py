@@ -1,0 +1,22 @@
+"""Tortoise models. Every row a user can reach carries its owning team (`team_id`) for ownership checks."""
+
+from app.db.models.attachments import Attachment
+from app.db.models.chat import ChatElement, Session, Step, ToolUse, UserQuery
+from app.db.models.code import Chunk, CodeFile, Repository
+from app.db.models.identity import ApiToken, Membership, Team, User
+
+__all__ = [
+    "ApiToken",
+    "Attachment",
+    "ChatElement",
+    "Chunk",
+    "CodeFile",
+    "Membership",
+    "Repository",
+    "Session",
+    "Step",
+    "Team",
+    "ToolUse",
+    "User",
+    "UserQuery",
+]

@@ -1,0 +1,1 @@
+"""Query functions grouped by aggregate; services call these instead of building queries themselves."""

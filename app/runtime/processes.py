@@ -1,0 +1,204 @@
+"""Process bookkeeping shared by the embedded servers: holders, file locks, free ports, service users."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import pwd
+import signal
+import socket
+import stat
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import psutil
+
+from app.errors import EmbeddedServiceError
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive inter-process lock; serialises start/stop of one embedded server across commands."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@dataclass(frozen=True)
+class Holder:
+    pid: int
+    started: float  # process create time: a recycled pid is not the same holder
+
+    def alive(self) -> bool:
+        try:
+            return abs(psutil.Process(self.pid).create_time() - self.started) < 0.01
+        except psutil.Error:
+            return False
+
+    @classmethod
+    def current(cls) -> Holder:
+        return cls(os.getpid(), psutil.Process().create_time())
+
+
+class HolderFile:
+    """The processes using an embedded server; the last live holder to leave stops it.
+
+    Callers hold the server's `file_lock` around every method.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _read(self) -> list[Holder]:
+        try:
+            raw = json.loads(self.path.read_text())
+            return [Holder(int(item["pid"]), float(item["started"])) for item in raw]
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return []
+
+    def _write(self, holders: list[Holder]) -> None:
+        self.path.write_text(json.dumps([{"pid": h.pid, "started": h.started} for h in holders]))
+
+    def add(self, holder: Holder) -> None:
+        holders = [h for h in self._read() if h.alive() and h != holder]
+        self._write([*holders, holder])
+
+    def remove(self, holder: Holder) -> list[Holder]:
+        """Remove `holder`; return the live holders that remain."""
+        remaining = [h for h in self._read() if h != holder and h.alive()]
+        self._write(remaining)
+        return remaining
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def choose_port(configured: int, remembered_file: Path) -> int:
+    """The configured port, else the port used last time if still free, else any free port."""
+    if configured:
+        return configured
+    try:
+        remembered = int(remembered_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        remembered = 0
+    if remembered and port_is_free(remembered):
+        return remembered
+    return free_port()
+
+
+def wait_for_port(port: int, timeout: float, host: str = "127.0.0.1") -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.settimeout(0.2)
+            if sock.connect_ex((host, port)) == 0:
+                return True
+        time.sleep(0.05)
+    return False
+
+
+def stop_pid(pid: int, sig: int, timeout: float) -> None:
+    """Signal `pid` and wait for it to exit, escalating to SIGKILL after `timeout`."""
+    try:
+        process = psutil.Process(pid)
+        os.kill(pid, sig)
+        process.wait(timeout)
+    except psutil.TimeoutExpired:
+        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(pid).wait(5)
+    except (psutil.NoSuchProcess, ProcessLookupError):
+        pass
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a credential file readable only by its owner."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(path, 0o600)
+
+
+@dataclass(frozen=True)
+class ServiceUser:
+    """The unprivileged account an embedded server runs as when we are root (PostgreSQL refuses root)."""
+
+    name: str
+    uid: int
+    gid: int
+
+    @classmethod
+    def ensure(cls, name: str) -> ServiceUser:
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            try:
+                subprocess.run(
+                    ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
+            except (OSError, subprocess.CalledProcessError) as exc:
+                detail = getattr(exc, "stderr", "") or str(exc)
+                raise EmbeddedServiceError(f"cannot create system user {name!r} to run PostgreSQL: {detail}") from exc
+            entry = pwd.getpwnam(name)
+        return cls(name, entry.pw_uid, entry.pw_gid)
+
+    def own(self, path: Path) -> None:
+        for item in [path, *path.rglob("*")] if path.is_dir() else [path]:
+            os.chown(item, self.uid, self.gid, follow_symlinks=False)
+
+    def make_traversable(self, path: Path) -> None:
+        """Grant search (x, not read) permission on every parent so the service user can reach `path`."""
+        for parent in path.parents:
+            mode = parent.stat().st_mode
+            if not mode & stat.S_IXOTH:
+                parent.chmod(mode | stat.S_IXOTH)
+
+
+def run_quiet(argv: list[str], *, user: ServiceUser | None, timeout: float, what: str) -> str:
+    """Run a helper binary, returning stdout; a failure raises with the tail of its stderr."""
+    kwargs: dict[str, object] = {}
+    if user is not None:
+        kwargs.update(user=user.uid, group=user.gid, extra_groups=[])
+    # Output goes to files, not pipes: pg_ctl's forked server would otherwise keep a pipe open and hang us.
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        try:
+            subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, check=True, timeout=timeout, **kwargs)  # type: ignore[call-overload]
+        except subprocess.CalledProcessError as exc:
+            raise EmbeddedServiceError(f"{what} failed (exit {exc.returncode}): {_tail(err)}") from None
+        except subprocess.TimeoutExpired:
+            raise EmbeddedServiceError(f"{what} timed out after {timeout:.0f} s: {_tail(err)}") from None
+        out.seek(0)
+        return out.read().decode(errors="replace")
+
+
+def _tail(handle: IO[bytes]) -> str:
+    handle.seek(0)
+    lines = handle.read().decode(errors="replace").strip().splitlines()
+    return " | ".join(lines[-5:]) or "no output"

@@ -1,0 +1,323 @@
+"""The settings schema: every configuration key, its type, bounds and meaning.
+
+Values come from `settings.toml` (non-secret defaults), an optional `config.json` overlay and the
+environment; see `app.runtime.config_loader`. Fields marked `secret` never appear in logs, error messages,
+config responses or the template's values.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
+
+
+def secret(description: str, default: str = "") -> Any:
+    """A string field whose value is a credential."""
+    return Field(default=default, description=description, json_schema_extra={"secret": True})
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(Section):
+    host: str = Field(description="Interface to bind; use 0.0.0.0 in containers.")
+    port: int = Field(ge=1, le=65535, description="TCP port of the HTTP/WebSocket service.")
+    workers: int = Field(ge=1, le=64, description="Number of Sanic worker processes.")
+    public_url: str = Field(
+        description="Base URL clients use to reach this service (http[s]://host[:port]); empty = derived "
+        "from host and port."
+    )
+    data_dir: str = Field(
+        description="Where embedded PostgreSQL/Redis keep their data; empty = $XDG_DATA_HOME/adjutant "
+        "(~/.local/share/adjutant)."
+    )
+    request_max_bytes: int = Field(ge=1024, description="Largest accepted HTTP request body, in bytes.")
+    request_timeout_s: int = Field(ge=1, description="Seconds before an HTTP request times out.")
+    graceful_shutdown_s: float = Field(ge=0, description="Seconds in-flight requests get to finish on shutdown.")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if value and not re.match(r"^https?://[^/\s]+(/[^\s]*)?$", value):
+            raise ValueError("must be empty or an http(s):// URL")
+        return value.rstrip("/")
+
+    def base_url(self) -> str:
+        """The public base URL, derived from host and port when not configured."""
+        if self.public_url:
+            return self.public_url
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    def resolved_data_dir(self) -> Path:
+        if self.data_dir:
+            return Path(self.data_dir).expanduser().resolve()
+        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        return (Path(base) / "adjutant").resolve()
+
+
+class DatabaseSettings(Section):
+    url: str = secret("PostgreSQL URL (postgres://user:pass@host:port/db); empty = embedded server. Env: DATABASE_URL.")
+    name: str = Field(description="Database name created on the embedded server.")
+    pool_min: int = Field(ge=0, description="Minimum connections per worker.")
+    pool_max: int = Field(ge=1, description="Maximum connections per worker.")
+    statement_timeout_ms: int = Field(ge=0, description="Server-side statement timeout; 0 = none.")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not re.match(r"^postgres(ql)?://", value):
+            raise ValueError("must be empty or a postgres:// / postgresql:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _pool(self) -> DatabaseSettings:
+        if self.pool_min > self.pool_max:
+            raise ValueError("pool_min must not exceed pool_max")
+        return self
+
+
+class RedisSettings(Section):
+    url: str = secret("Redis URL (redis://[:password@]host:port/db); empty = embedded server. Env: REDIS_URL.")
+    key_prefix: str = Field(min_length=1, description="Prefix of every key Adjutant writes.")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not re.match(r"^rediss?://", value):
+            raise ValueError("must be empty or a redis:// / rediss:// URL")
+        return value
+
+
+class EmbeddedSettings(Section):
+    postgres_port: int = Field(ge=0, le=65535, description="Port of embedded PostgreSQL; 0 = keep the last one or pick a free one.")
+    redis_port: int = Field(ge=0, le=65535, description="Port of embedded Redis; 0 = keep the last one or pick a free one.")
+    start_timeout_s: float = Field(gt=0, description="Seconds to wait for an embedded server to accept connections.")
+
+
+class AuthSettings(Section):
+    token_ttl_days: int = Field(ge=1, description="Lifetime of newly issued tokens.")
+    rotate_before_expiry_hours: int = Field(ge=0, description="A token this close to expiry is rotated (new_session_data).")
+    refresh_window_days: int = Field(ge=0, description="An expired token is still refreshable for this long.")
+    grace_period_days: int = Field(ge=0, description="Longer refresh window when the client asks for the grace period.")
+    rotation_overlap_minutes: int = Field(ge=5, description="How long a rotated token keeps working (≥ 5, PROTOCOL §2.4).")
+    login_binding_ttl_minutes: int = Field(ge=1, le=60, description="How long a browser login binding may be polled.")
+    last_used_resolution_s: int = Field(ge=1, description="Record a token's last use at most this often.")
+
+    @model_validator(mode="after")
+    def _windows(self) -> AuthSettings:
+        if self.grace_period_days < self.refresh_window_days:
+            raise ValueError("grace_period_days must be at least refresh_window_days")
+        return self
+
+
+class ClientSettings(Section):
+    min_version: str = Field(description="Oldest accepted X-Client-Version (semver).")
+    download_link: str = Field(description="Where outdated clients are sent to upgrade.")
+    accepted: tuple[str, ...] = Field(description="Accepted X-Client values.")
+
+    @field_validator("min_version")
+    @classmethod
+    def _semver(cls, value: str) -> str:
+        if not SEMVER.match(value):
+            raise ValueError("must be a semantic version like 14.0.0")
+        return value
+
+
+class LoggingSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(description="Minimum log level.")
+    format: Literal["auto", "json", "text"] = Field(description="json = one JSON object per line; auto = text on a terminal.")
+
+
+class SentrySettings(Section):
+    dsn: str = secret("Sentry DSN; empty disables Sentry. Env: SENTRY_DSN.")
+    environment: str = Field(description="Sentry environment tag.")
+    traces_sample_rate: float = Field(ge=0, le=1, description="Fraction of requests traced.")
+
+
+class MetricsSettings(Section):
+    enabled: bool = Field(description="Serve Prometheus metrics on GET /metrics.")
+
+
+class ProviderKeys(Section):
+    openai_api_key: str = secret("OpenAI API key. Env: OPENAI_API_KEY.")
+    anthropic_api_key: str = secret("Anthropic API key. Env: ANTHROPIC_API_KEY.")
+    gemini_api_key: str = secret("Google AI Studio key. Env: GEMINI_API_KEY or GOOGLE_API_KEY.")
+
+
+ReasoningLevel = Literal["NONE", "MINIMAL", "LOW", "MEDIUM", "HIGH"]
+
+
+class ReasoningSupport(Section):
+    supported: tuple[ReasoningLevel, ...]
+    default: ReasoningLevel
+
+    @model_validator(mode="after")
+    def _default_supported(self) -> ReasoningSupport:
+        if self.default not in self.supported:
+            raise ValueError("reasoning.default must be one of reasoning.supported")
+        return self
+
+
+class PickerModel(Section):
+    """One entry of the client's model picker (PROTOCOL §3.1 LLM_MODELS)."""
+
+    id: int = Field(ge=1)
+    name: str = Field(min_length=1, description="Sent back by the client as llm_model.")
+    display_name: str = Field(min_length=1)
+    provider: str = Field(min_length=1)
+    multimodal: bool = False
+    input_token_limit: int | None = Field(default=None, ge=1)
+    reasoning: ReasoningSupport | None = None
+
+
+class LLMSettings(Section):
+    models: tuple[PickerModel, ...] = Field(description="Models offered to clients (LLM_MODELS).")
+    default_model: str = Field(description="Name of the model used when a request names none or an unknown one.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LLMSettings:
+        names = [m.name for m in self.models]
+        ids = [m.id for m in self.models]
+        if len(set(names)) != len(names) or len(set(ids)) != len(ids):
+            raise ValueError("model names and ids must be unique")
+        if self.models and self.default_model not in names:
+            raise ValueError(f"default_model {self.default_model!r} is not one of the configured models")
+        return self
+
+
+# --- values served by the PROTOCOL §3 configuration routes --------------------------------------------------
+
+
+class BinaryTarget(Section):
+    """Where the reference client downloads its local companion binary for one os/arch."""
+
+    directory: str
+    file_path: str
+    service_path: str
+    file_checksum: str
+    use_python_module: bool
+    download_link: str
+
+
+class BinaryDistribution(Section):
+    port_range: tuple[int, int]
+    max_init_retry: int = Field(ge=0)
+    max_alive_retry: int = Field(ge=0)
+    targets: dict[str, BinaryTarget] = Field(description='Keyed "<os>-<arch>", e.g. "linux-x64".')
+
+    @field_validator("targets")
+    @classmethod
+    def _target_keys(cls, value: dict[str, BinaryTarget]) -> dict[str, BinaryTarget]:
+        for key in value:
+            os_name, _, arch = key.partition("-")
+            if os_name not in ("darwin", "linux", "win32") or arch not in ("x64", "arm64"):
+                raise ValueError(f"target {key!r} must be <darwin|linux|win32>-<x64|arm64>")
+        return value
+
+
+class EssentialClientConfig(Section):
+    TIMEOUT: int = Field(ge=1, description="HTTP timeout the extension uses, seconds.")
+    BROWSER_HOST: str = Field(description="Login page base URL; empty = public_url.")
+    POLLING_MAX_ATTEMPTS: int = Field(ge=1)
+    ENABLE_EXTENSION_EMBEDDINGS: bool
+
+
+class UploadLimits(Section):
+    MAX_BYTES: int = Field(ge=1)
+    SUPPORTED_MIMETYPES: tuple[str, ...]
+    MAX_FILES: int | None = Field(default=None, ge=1)
+
+
+class IgnoreFiles(Section):
+    EXCLUDE_DIRS: tuple[str, ...]
+    EXCLUDE_EXTS: tuple[str, ...]
+    EXLUDE_PATTERN: tuple[str, ...]  # sic: the reference client's spelling
+
+
+class Rudder(Section):
+    WRITE_KEY: str
+    WRITE_KEY_ERROR_TRACKING: str
+    DATA_PLANE_URL: str = Field(description="Client telemetry sink; empty = this server's discarding sink.")
+
+
+class VscodeClientConfig(Section):
+    CHAT_PAYLOAD_MAX_SIZE: int = Field(ge=1, description="KB; larger chat payloads go through an upload.")
+    CHAT_IMAGE_UPLOAD: UploadLimits
+    CHAT_FILE_UPLOAD: UploadLimits
+    RUDDER: Rudder
+    VSCODE_IGNORE_FILES: IgnoreFiles
+    VSCODE_LOGS_RETENTION_DAYS: int = Field(ge=1)
+
+
+JsonObject = Annotated[dict[str, Any], Field()]
+
+
+class LocalBinaryConfig(Section):
+    """Settings the local binary replaces its whole configuration with (PROTOCOL §3.3)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    DEPUTY_DEV: JsonObject = Field(description="TIMEOUT, LIMIT, LIMIT_PER_HOST, TTL_DNS_CACHE; HOST is filled in.")
+    CHUNKING: JsonObject
+    EMBEDDING: JsonObject
+    RELEVANT_CHUNKS: JsonObject
+    MCP: JsonObject
+    URL_CONTENT_READER: JsonObject
+    AUTOCOMPLETE_SEARCH: JsonObject
+    CODE_REVIEW: JsonObject
+    USE_GRACE_PERIOD_FOR_EMBEDDING: bool
+
+    @model_validator(mode="after")
+    def _weaviate_present(self) -> LocalBinaryConfig:
+        extra = self.model_extra or {}
+        unknown = [k for k in extra if not k.startswith("WEAVIATE_")]
+        if unknown:
+            raise ValueError(f"unknown keys {unknown}; only WEAVIATE_* keys may be added")
+        return self
+
+
+class ClientConfig(Section):
+    essential: EssentialClientConfig
+    vscode: VscodeClientConfig
+    binary: BinaryDistribution
+    local_binary: LocalBinaryConfig
+
+
+class Settings(Section):
+    server: ServerSettings
+    database: DatabaseSettings
+    redis: RedisSettings
+    embedded: EmbeddedSettings
+    auth: AuthSettings
+    client: ClientSettings
+    logging: LoggingSettings
+    sentry: SentrySettings
+    metrics: MetricsSettings
+    providers: ProviderKeys
+    llm: LLMSettings
+    client_config: ClientConfig
+
+
+def is_secret_field(model: type[BaseModel], name: str) -> bool:
+    extra = model.model_fields[name].json_schema_extra
+    return isinstance(extra, dict) and bool(extra.get("secret"))
+
+
+def secret_values(settings: BaseModel) -> list[str]:
+    """Every non-empty credential in `settings`, for log redaction."""
+    found: list[str] = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, BaseModel):
+            found.extend(secret_values(value))
+        elif is_secret_field(type(settings), name) and isinstance(value, str) and value:
+            found.append(value)
+    return found

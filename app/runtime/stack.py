@@ -1,0 +1,60 @@
+"""The backing services of one command: external ones from URLs, embedded ones started on demand."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.runtime.embedded_postgres import EmbeddedPostgres
+from app.runtime.embedded_redis import EmbeddedRedis
+from app.runtime.settings import Settings
+
+
+@dataclass
+class Stack:
+    database_url: str
+    redis_url: str
+    data_dir: Path
+    embedded: list[str] = field(default_factory=list)
+
+    def describe(self) -> dict[str, str]:
+        """Where each service is, with credentials removed (safe to print and log)."""
+        return {
+            "database": redact_url(self.database_url) + (" (embedded)" if "postgres" in self.embedded else ""),
+            "redis": redact_url(self.redis_url) + (" (embedded)" if "redis" in self.embedded else ""),
+            "data_dir": str(self.data_dir),
+        }
+
+
+def redact_url(url: str) -> str:
+    return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
+
+
+@contextlib.contextmanager
+def backing_services(settings: Settings, *, need_redis: bool = True) -> Iterator[Stack]:
+    """Yield the URLs to use; embedded servers started here are released (and stopped if unused) on exit."""
+    data_dir = settings.server.resolved_data_dir()
+    with contextlib.ExitStack() as cleanup:
+        embedded: list[str] = []
+        database_url = settings.database.url
+        if not database_url:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            postgres = EmbeddedPostgres(
+                data_dir, port=settings.embedded.postgres_port, start_timeout=settings.embedded.start_timeout_s
+            )
+            postgres.start()
+            cleanup.callback(postgres.release)
+            database_url = postgres.url(settings.database.name)
+            embedded.append("postgres")
+        redis_url = settings.redis.url
+        if not redis_url and need_redis:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            redis = EmbeddedRedis(data_dir, port=settings.embedded.redis_port, start_timeout=settings.embedded.start_timeout_s)
+            redis.start()
+            cleanup.callback(redis.release)
+            redis_url = redis.url()
+            embedded.append("redis")
+        yield Stack(database_url, redis_url, data_dir, embedded)

@@ -1,0 +1,8 @@
+"""The running version, from the installed package metadata."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("adjutant")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0"
