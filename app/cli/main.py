@@ -22,3 +22,7 @@ cli.add_typer(admin.config_app, name="config")
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

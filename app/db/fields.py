@@ -38,4 +38,6 @@ class VectorField(Field[list[float]]):
     def to_python_value(self, value: Any) -> list[float] | None:
         if value is None:
             return None
+        if hasattr(value, "to_list"):  # pgvector's Vector, as decoded by the asyncpg codec
+            value = value.to_list()
         return [float(x) for x in value]

@@ -24,7 +24,6 @@ def init_sentry(settings: SentrySettings, redactor: Redactor, release: str) -> b
         environment=settings.environment,
         release=release,
         traces_sample_rate=settings.traces_sample_rate,
-        send_default_pii=False,
         before_send=before_send,  # type: ignore[arg-type]
         # We report errors explicitly from the single error mapper; no framework auto-instrumentation.
         default_integrations=False,
@@ -43,3 +42,12 @@ def scrub_event(event: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
         request.pop("data", None)
     # Anything left (messages, frame variables, breadcrumbs) goes through the same redaction as logs.
     return json.loads(redactor(json.dumps(event, default=str)))
+
+
+def close_sentry() -> None:
+    """Flush queued events and detach, so a stopped app leaves no reporting thread behind."""
+    import sentry_sdk
+
+    client = sentry_sdk.get_client()
+    if client.is_active():
+        client.close(timeout=2)
