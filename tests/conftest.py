@@ -136,8 +136,16 @@ class RunningService:
         raw, _ = await self.app.ctx.tokens.issue(email=email, team=team)
         return raw
 
-    async def request(self, method: str, path: str, *, client_headers: bool = True, token: str | None = None,
-                      headers: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        client_headers: bool = True,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
         sent = dict(CLIENT_HEADERS) if client_headers else {}
         if token is not None:
             sent["Authorization"] = f"Bearer {token}"

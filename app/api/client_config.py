@@ -18,7 +18,11 @@ ARCHITECTURES = ("x64", "arm64")
 
 
 def websocket_base(http_base: str) -> str:
-    return "wss://" + http_base[len("https://") :] if http_base.startswith("https://") else "ws://" + http_base[len("http://") :]
+    return (
+        "wss://" + http_base[len("https://") :]
+        if http_base.startswith("https://")
+        else "ws://" + http_base[len("http://") :]
+    )
 
 
 def picker_models(settings: Settings) -> list[dict[str, Any]]:

@@ -67,7 +67,7 @@ def report_to_sentry(exception: BaseException) -> None:
         import sentry_sdk
 
         sentry_sdk.capture_exception(exception)
-    except Exception:  # noqa: BLE001 - error reporting must never raise into the request path
+    except Exception:
         log.debug("sentry capture failed", exc_info=True)
 
 

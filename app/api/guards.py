@@ -89,6 +89,9 @@ def install(app: Sanic) -> None:
             metrics.HTTP_REQUESTS.labels(request.method, route, str(response.status)).inc()
             metrics.HTTP_LATENCY.labels(request.method, route).observe(elapsed)
             log.info(
-                "%s %s %s", request.method, request.path, response.status,
+                "%s %s %s",
+                request.method,
+                request.path,
+                response.status,
                 extra={"status": response.status, "duration_ms": round(elapsed * 1000, 2), "route": route},
             )

@@ -16,7 +16,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from tortoise.exceptions import DBConnectionError, OperationalError
@@ -27,12 +27,19 @@ from app.db.repositories import identity
 from app.errors import AuthUnavailable, InvalidRequest, NotVerified
 from app.runtime.settings import AuthSettings
 
-TOKEN_PREFIX = "adj_"
+TOKEN_PREFIX = "adj_"  # noqa: S105 - a format marker, not a credential
 TOKEN_PATTERN = re.compile(r"^adj_[A-Za-z0-9_-]{43}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Failures that mean "the token store is unreachable", never "the token is bad" (PROTOCOL §1.5).
-STORE_UNAVAILABLE = (DBConnectionError, OperationalError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-                     ConnectionError, OSError, asyncio.TimeoutError)
+STORE_UNAVAILABLE = (
+    DBConnectionError,
+    OperationalError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    ConnectionError,
+    OSError,
+    asyncio.TimeoutError,
+)
 
 
 class TokenState(enum.Enum):
@@ -52,7 +59,7 @@ class Authentication:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def hash_token(raw: str) -> str:
@@ -86,8 +93,16 @@ class TokenService:
     def __init__(self, policy: AuthSettings) -> None:
         self.policy = policy
 
-    async def issue(self, *, email: str, team: str, name: str = "", user_name: str = "", ttl_days: int | None = None,
-                    origin: str = "cli") -> tuple[str, ApiToken]:
+    async def issue(
+        self,
+        *,
+        email: str,
+        team: str,
+        name: str = "",
+        user_name: str = "",
+        ttl_days: int | None = None,
+        origin: str = "cli",
+    ) -> tuple[str, ApiToken]:
         """Create (or reuse) the user and team, and issue a token for them. Returns the raw token once."""
         email = email.strip().lower()
         if not EMAIL_PATTERN.match(email):
@@ -102,8 +117,13 @@ class TokenService:
         await identity.ensure_membership(user, team_row)
         raw = new_raw_token()
         row = await identity.create_token(
-            user_id=user.id, team_id=team_row.id, token_hash=hash_token(raw), prefix=raw[:12], name=name,
-            origin=origin, rotation_key=secrets.token_hex(32),
+            user_id=user.id,
+            team_id=team_row.id,
+            token_hash=hash_token(raw),
+            prefix=raw[:12],
+            name=name,
+            origin=origin,
+            rotation_key=secrets.token_hex(32),
             expires_at=utcnow() + timedelta(days=ttl_days or self.policy.token_ttl_days),
         )
         return raw, row
@@ -112,8 +132,13 @@ class TokenService:
         """A new token for an already-authenticated principal (browser login hands one to the extension)."""
         raw = new_raw_token()
         await identity.create_token(
-            user_id=principal.user_id, team_id=principal.team_id, token_hash=hash_token(raw), prefix=raw[:12],
-            name=name, origin=origin, rotation_key=secrets.token_hex(32),
+            user_id=principal.user_id,
+            team_id=principal.team_id,
+            token_hash=hash_token(raw),
+            prefix=raw[:12],
+            name=name,
+            origin=origin,
+            rotation_key=secrets.token_hex(32),
             expires_at=utcnow() + timedelta(days=self.policy.token_ttl_days),
         )
         return raw
@@ -121,7 +146,9 @@ class TokenService:
     async def revoke_raw(self, raw: str) -> None:
         await identity.revoke_token_hash(hash_token(raw), utcnow())
 
-    async def authenticate(self, raw: str | None, *, grace: bool = False, now: datetime | None = None) -> Authentication:
+    async def authenticate(
+        self, raw: str | None, *, grace: bool = False, now: datetime | None = None
+    ) -> Authentication:
         """Resolve a bearer token; raise NotVerified if unusable, AuthUnavailable if the store is down."""
         if not raw or not TOKEN_PATTERN.match(raw):
             raise NotVerified("missing or malformed token")
@@ -136,13 +163,20 @@ class TokenService:
             replacement = None
             if state in (TokenState.NEAR_EXPIRY, TokenState.EXPIRED_REFRESHABLE, TokenState.ROTATED):
                 replacement = await self._rotate(token, raw, now)
-            if token.last_used_at is None or (now - token.last_used_at).total_seconds() >= self.policy.last_used_resolution_s:
+            if (
+                token.last_used_at is None
+                or (now - token.last_used_at).total_seconds() >= self.policy.last_used_resolution_s
+            ):
                 await identity.touch_token(token.id, now)
         except STORE_UNAVAILABLE as exc:
             raise AuthUnavailable("the token store is unavailable") from exc
         principal = Principal(
-            user_id=token.user_id, team_id=token.team_id, token_id=token.id, email=token.user.email,
-            name=token.user.name, team_name=token.team.name,
+            user_id=token.user_id,
+            team_id=token.team_id,
+            token_id=token.id,
+            email=token.user.email,
+            name=token.user.name,
+            team_name=token.team.name,
         )
         return Authentication(principal, state, replacement, expired=now >= token.expires_at)
 
@@ -152,8 +186,12 @@ class TokenService:
             await identity.record_rotation(
                 token,
                 {
-                    "user_id": token.user_id, "team_id": token.team_id, "token_hash": hash_token(replacement),
-                    "prefix": replacement[:12], "name": token.name, "origin": "rotation",
+                    "user_id": token.user_id,
+                    "team_id": token.team_id,
+                    "token_hash": hash_token(replacement),
+                    "prefix": replacement[:12],
+                    "name": token.name,
+                    "origin": "rotation",
                     "rotation_key": secrets.token_hex(32),
                     "expires_at": now + timedelta(days=self.policy.token_ttl_days),
                 },

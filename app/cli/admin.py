@@ -43,7 +43,7 @@ def migrate(
         out.print(f"applied: {', '.join(m.filename for m in applied)}" if applied else "schema is up to date")
 
 
-async def _with_database(settings: Settings, database_url: str, action):  # noqa: ANN001, ANN202
+async def _with_database(settings: Settings, database_url: str, action):
     await prepare_database(database_url)
     await open_database(database_url, settings.database)
     try:
@@ -67,9 +67,14 @@ def token_create(
     service = TokenService(settings.auth)
     with user_errors(), backing_services(settings, need_redis=False) as stack:
         try:
-            raw, row = run_async(partial(_with_database, settings, stack.database_url,
-                                         partial(service.issue, email=email, team=team, name=name,
-                                                 user_name=user_name, ttl_days=ttl_days)))
+            raw, row = run_async(
+                partial(
+                    _with_database,
+                    settings,
+                    stack.database_url,
+                    partial(service.issue, email=email, team=team, name=name, user_name=user_name, ttl_days=ttl_days),
+                )
+            )
         except InvalidRequest as exc:
             raise fail(exc.detail) from None
     console.print(f"token {row.prefix}… for {email} in team {team!r}, expires {row.expires_at:%Y-%m-%d %H:%M} UTC")
@@ -86,11 +91,26 @@ def token_list(
     settings = settings_from_cli(data_dir, config)
     with user_errors(), backing_services(settings, need_redis=False) as stack:
         rows = run_async(partial(_with_database, settings, stack.database_url, partial(list_tokens, email)))
-    table = Table("prefix", "user", "team", "origin", "name", "expires (UTC)", "state")
-    for row in rows:
-        state = "revoked" if row.revoked_at else "rotated" if row.replaced_by_id else "active"
-        table.add_row(row.prefix, row.user.email, row.team.name, row.origin, row.name,
-                      f"{row.expires_at:%Y-%m-%d %H:%M}", state)
+    header = ("prefix", "user", "team", "origin", "name", "expires (UTC)", "state")
+    lines = [
+        (
+            row.prefix,
+            row.user.email,
+            row.team.name,
+            row.origin,
+            row.name,
+            f"{row.expires_at:%Y-%m-%d %H:%M}",
+            "revoked" if row.revoked_at else "rotated" if row.replaced_by_id else "active",
+        )
+        for row in rows
+    ]
+    if not out.is_terminal:  # scripts get tab-separated lines, never a wrapped table
+        for line in (header, *lines):
+            print("\t".join(line))
+        return
+    table = Table(*header)
+    for line in lines:
+        table.add_row(*line)
     out.print(table)
 
 
@@ -106,8 +126,11 @@ def token_revoke(
     service = TokenService(settings.auth)
     with user_errors(), backing_services(settings, need_redis=False) as stack:
         try:
-            count = run_async(partial(_with_database, settings, stack.database_url,
-                                      partial(service.revoke, prefix=prefix, email=email)))
+            count = run_async(
+                partial(
+                    _with_database, settings, stack.database_url, partial(service.revoke, prefix=prefix, email=email)
+                )
+            )
         except InvalidRequest as exc:
             raise fail(exc.detail) from None
     out.print(f"revoked {count} token{'s' if count != 1 else ''}")
@@ -119,9 +142,11 @@ def token_revoke(
 def config_check(config: ConfigOption = None) -> None:
     """Validate the configuration and print where the service would listen."""
     settings = settings_from_cli(None, config)
-    out.print(f"configuration OK: {settings.server.base_url()}, data dir {settings.server.resolved_data_dir()}, "
-              f"database {'external' if settings.database.url else 'embedded'}, "
-              f"redis {'external' if settings.redis.url else 'embedded'}")
+    out.print(
+        f"configuration OK: {settings.server.base_url()}, data dir {settings.server.resolved_data_dir()}, "
+        f"database {'external' if settings.database.url else 'embedded'}, "
+        f"redis {'external' if settings.redis.url else 'embedded'}"
+    )
 
 
 @config_app.command("template")

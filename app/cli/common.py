@@ -25,12 +25,19 @@ out = Console(highlight=False)
 
 DataDirOption = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="Directory of embedded PostgreSQL/Redis data (server.data_dir).", show_default=False),
+    typer.Option(
+        "--data-dir", help="Directory of embedded PostgreSQL/Redis data (server.data_dir).", show_default=False
+    ),
 ]
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", help="config.json to overlay on settings.toml (default: ./config.json beside the project).",
-                 show_default=False, exists=True, dir_okay=False),
+    typer.Option(
+        "--config",
+        help="config.json to overlay on settings.toml (default: ./config.json beside the project).",
+        show_default=False,
+        exists=True,
+        dir_okay=False,
+    ),
 ]
 
 
@@ -39,7 +46,9 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def settings_from_cli(data_dir: Path | None, config: Path | None, extra: dict[tuple[str, ...], Any] | None = None) -> Settings:
+def settings_from_cli(
+    data_dir: Path | None, config: Path | None, extra: dict[tuple[str, ...], Any] | None = None
+) -> Settings:
     if config is not None:
         os.environ["ADJUTANT_CONFIG"] = str(config.resolve())
     overrides = dict(extra or {})

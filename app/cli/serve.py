@@ -20,7 +20,9 @@ from app.runtime.stack import backing_services
 
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (server.host).", show_default=False)] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on (server.port, default 8084).", show_default=False)] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (server.port, default 8084).", show_default=False)
+    ] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes (server.workers).", show_default=False)] = None,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
@@ -43,8 +45,10 @@ def serve(
             os.environ[f"ADJUTANT_{section.upper()}__{key.upper()}"] = str(value)
         os.environ["ADJUTANT_SERVER__DATA_DIR"] = str(stack.data_dir)
         server = settings.server
-        console.print(f"Adjutant listening on http://{server.host}:{server.port} "
-                      f"(public URL {server.base_url()}, {server.workers} worker{'s' if server.workers > 1 else ''})")
+        console.print(
+            f"Adjutant listening on http://{server.host}:{server.port} "
+            f"(public URL {server.base_url()}, {server.workers} worker{'s' if server.workers > 1 else ''})"
+        )
         if server.workers == 1:
             app = create_app()
             app.prepare(host=server.host, port=server.port, single_process=True, motd=False, access_log=False)

@@ -88,7 +88,9 @@ def _annotation(info: FieldInfo) -> Any:
     return info.annotation
 
 
-def _leaves(model: Any, prefix: tuple[str, ...]) -> list[tuple[tuple[str, ...], FieldInfo | None, type[BaseModel] | None]]:
+def _leaves(
+    model: Any, prefix: tuple[str, ...]
+) -> list[tuple[tuple[str, ...], FieldInfo | None, type[BaseModel] | None]]:
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
         return [(prefix, None, None)]
     found: list[tuple[tuple[str, ...], FieldInfo | None, type[BaseModel] | None]] = []

@@ -156,7 +156,9 @@ def _environment_values(environ: Mapping[str, str]) -> list[tuple[str, tuple[str
         parts = name[len(ENV_PREFIX) :].split("__")
         path = _resolve_env_path(Settings, parts)
         if path is None:
-            raise ConfigError(f"{name}: no such setting (expected ADJUTANT_<SECTION>__<KEY>, e.g. ADJUTANT_SERVER__PORT)")
+            raise ConfigError(
+                f"{name}: no such setting (expected ADJUTANT_<SECTION>__<KEY>, e.g. ADJUTANT_SERVER__PORT)"
+            )
         found.append((name, path, _parse_env_value(environ[name])))
     return found
 

@@ -143,8 +143,10 @@ class EmbeddedPostgres:
             run_quiet(
                 [
                     str(binaries_dir() / "initdb"),
-                    "-D", str(self.pgdata),
-                    "-U", SUPERUSER,
+                    "-D",
+                    str(self.pgdata),
+                    "-U",
+                    SUPERUSER,
                     f"--pwfile={pwfile}",
                     "--auth-host=scram-sha-256",
                     "--auth-local=scram-sha-256",
@@ -175,10 +177,15 @@ class EmbeddedPostgres:
         run_quiet(
             [
                 str(binaries_dir() / "pg_ctl"),
-                "-D", str(self.pgdata),
-                "-l", str(self.log_file),
-                "-o", f"-p {port}",
-                "-w", "-t", str(int(self.start_timeout)),
+                "-D",
+                str(self.pgdata),
+                "-l",
+                str(self.log_file),
+                "-o",
+                f"-p {port}",
+                "-w",
+                "-t",
+                str(int(self.start_timeout)),
                 "start",
             ],
             user=self._user,
@@ -192,4 +199,6 @@ class EmbeddedPostgres:
             if running is not None and running.status == "ready":
                 return running
             time.sleep(0.05)
-        raise EmbeddedServiceError(f"PostgreSQL did not become ready in {self.start_timeout:.0f} s (log: {self.log_file})")
+        raise EmbeddedServiceError(
+            f"PostgreSQL did not become ready in {self.start_timeout:.0f} s (log: {self.log_file})"
+        )

@@ -117,7 +117,9 @@ class EmbeddedRedis:
                 ]
             ),
         )
-        run_quiet([str(server_binary()), str(self.conf_file)], user=None, timeout=self.start_timeout, what="starting Redis")
+        run_quiet(
+            [str(server_binary()), str(self.conf_file)], user=None, timeout=self.start_timeout, what="starting Redis"
+        )
         self.port_file.write_text(str(port))
         self.port = port
         deadline = time.monotonic() + self.start_timeout

@@ -9,7 +9,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from app.runtime.settings import LoggingSettings
@@ -22,8 +22,13 @@ SECRET_PATTERNS = [
     (re.compile(r"adj_[A-Za-z0-9_-]{20,}"), "adj_***"),
     (re.compile(r"sk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}"), "sk-***"),
     (re.compile(r"AIza[0-9A-Za-z_-]{30,}"), "AIza***"),
-    (re.compile(r"(?i)((?:password|passwd|secret|api[_-]?key|token|authorization|new_session_data|"
-                r"encrypted_session_data)[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&]+"), r"\1***"),
+    (
+        re.compile(
+            r"(?i)((?:password|passwd|secret|api[_-]?key|token|authorization|new_session_data|"
+            r"encrypted_session_data)[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&]+"
+        ),
+        r"\1***",
+    ),
     (re.compile(r"(//[^:/@\s]*):[^@/\s]+@"), r"\1:***@"),
 ]
 STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
@@ -50,7 +55,7 @@ class StructuredFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         fields: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "msg": record.getMessage(),
@@ -89,8 +94,16 @@ def configure_logging(settings: LoggingSettings, known_secrets: Iterable[str] = 
     root.addHandler(_handler)
     root.setLevel(settings.level)
     # Sanic and libraries log through the root handler; keep their chatter at our level or above.
-    for name in ("sanic.root", "sanic.error", "sanic.server", "sanic.access", "sanic.websockets", "tortoise",
-                 "asyncio", "httpx"):
+    for name in (
+        "sanic.root",
+        "sanic.error",
+        "sanic.server",
+        "sanic.access",
+        "sanic.websockets",
+        "tortoise",
+        "asyncio",
+        "httpx",
+    ):
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client import multiprocess
-
-HTTP_REQUESTS = Counter(
-    "adjutant_http_requests_total", "HTTP requests answered.", ["method", "route", "status"]
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
 )
+
+HTTP_REQUESTS = Counter("adjutant_http_requests_total", "HTTP requests answered.", ["method", "route", "status"])
 HTTP_LATENCY = Histogram(
     "adjutant_http_request_duration_seconds",
     "Time to answer an HTTP request.",

@@ -157,8 +157,8 @@ class ServiceUser:
             entry = pwd.getpwnam(name)
         except KeyError:
             try:
-                subprocess.run(
-                    ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+                subprocess.run(  # noqa: S603 - fixed argv, no shell
+                    ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],  # noqa: S607
                     check=True,
                     capture_output=True,
                     text=True,
@@ -189,7 +189,9 @@ def run_quiet(argv: list[str], *, user: ServiceUser | None, timeout: float, what
     # Output goes to files, not pipes: pg_ctl's forked server would otherwise keep a pipe open and hang us.
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         try:
-            subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, check=True, timeout=timeout, **kwargs)  # type: ignore[call-overload]
+            subprocess.run(  # noqa: S603 - argv built by us from wheel binaries, no shell
+                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, check=True, timeout=timeout, **kwargs
+            )  # type: ignore[call-overload]
         except subprocess.CalledProcessError as exc:
             raise EmbeddedServiceError(f"{what} failed (exit {exc.returncode}): {_tail(err)}") from None
         except subprocess.TimeoutExpired:

@@ -53,7 +53,7 @@ class ServerSettings(Section):
         """The public base URL, derived from host and port when not configured."""
         if self.public_url:
             return self.public_url
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104 - a comparison
         return f"http://{host}:{self.port}"
 
     def resolved_data_dir(self) -> Path:
@@ -97,17 +97,28 @@ class RedisSettings(Section):
 
 
 class EmbeddedSettings(Section):
-    postgres_port: int = Field(ge=0, le=65535, description="Port of embedded PostgreSQL; 0 = keep the last one or pick a free one.")
-    redis_port: int = Field(ge=0, le=65535, description="Port of embedded Redis; 0 = keep the last one or pick a free one.")
+    enabled: bool = Field(
+        description="Start embedded PostgreSQL/Redis when no URL is configured; false = a missing URL is an error."
+    )
+    postgres_port: int = Field(
+        ge=0, le=65535, description="Port of embedded PostgreSQL; 0 = keep the last one or pick a free one."
+    )
+    redis_port: int = Field(
+        ge=0, le=65535, description="Port of embedded Redis; 0 = keep the last one or pick a free one."
+    )
     start_timeout_s: float = Field(gt=0, description="Seconds to wait for an embedded server to accept connections.")
 
 
 class AuthSettings(Section):
     token_ttl_days: int = Field(ge=1, description="Lifetime of newly issued tokens.")
-    rotate_before_expiry_hours: int = Field(ge=0, description="A token this close to expiry is rotated (new_session_data).")
+    rotate_before_expiry_hours: int = Field(
+        ge=0, description="A token this close to expiry is rotated (new_session_data)."
+    )
     refresh_window_days: int = Field(ge=0, description="An expired token is still refreshable for this long.")
     grace_period_days: int = Field(ge=0, description="Longer refresh window when the client asks for the grace period.")
-    rotation_overlap_minutes: int = Field(ge=5, description="How long a rotated token keeps working (≥ 5, PROTOCOL §2.4).")
+    rotation_overlap_minutes: int = Field(
+        ge=5, description="How long a rotated token keeps working (≥ 5, PROTOCOL §2.4)."
+    )
     login_binding_ttl_minutes: int = Field(ge=1, le=60, description="How long a browser login binding may be polled.")
     last_used_resolution_s: int = Field(ge=1, description="Record a token's last use at most this often.")
 
@@ -133,7 +144,9 @@ class ClientSettings(Section):
 
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(description="Minimum log level.")
-    format: Literal["auto", "json", "text"] = Field(description="json = one JSON object per line; auto = text on a terminal.")
+    format: Literal["auto", "json", "text"] = Field(
+        description="json = one JSON object per line; auto = text on a terminal."
+    )
 
 
 class SentrySettings(Section):

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.errors import ConfigError
 from app.runtime.embedded_postgres import EmbeddedPostgres
 from app.runtime.embedded_redis import EmbeddedRedis
 from app.runtime.settings import Settings
@@ -37,6 +38,14 @@ def redact_url(url: str) -> str:
 def backing_services(settings: Settings, *, need_redis: bool = True) -> Iterator[Stack]:
     """Yield the URLs to use; embedded servers started here are released (and stopped if unused) on exit."""
     data_dir = settings.server.resolved_data_dir()
+    if not settings.embedded.enabled:
+        missing = [
+            name
+            for name, url in (("DATABASE_URL", settings.database.url), ("REDIS_URL", settings.redis.url))
+            if not url and (name == "DATABASE_URL" or need_redis)
+        ]
+        if missing:
+            raise ConfigError(f"{' and '.join(missing)} must be set: embedded servers are disabled (embedded.enabled)")
     with contextlib.ExitStack() as cleanup:
         embedded: list[str] = []
         database_url = settings.database.url
@@ -52,7 +61,9 @@ def backing_services(settings: Settings, *, need_redis: bool = True) -> Iterator
         redis_url = settings.redis.url
         if not redis_url and need_redis:
             data_dir.mkdir(parents=True, exist_ok=True)
-            redis = EmbeddedRedis(data_dir, port=settings.embedded.redis_port, start_timeout=settings.embedded.start_timeout_s)
+            redis = EmbeddedRedis(
+                data_dir, port=settings.embedded.redis_port, start_timeout=settings.embedded.start_timeout_s
+            )
             redis.start()
             cleanup.callback(redis.release)
             redis_url = redis.url()

@@ -59,15 +59,18 @@ async def test_near_expiry_requests_are_served_with_the_replacement_header(servi
     bad = await service.request("GET", "/end_user/v1/configs/get-configs", token=token, params={"consumer": "X"})
     assert bad.status_code == 422 and bad.headers["new_session_data"] == replacement
     # The old token still works during the overlap window; the new one carries no further rotation.
-    fresh = await service.request("GET", "/end_user/v1/configs/get-configs", token=replacement,
-                                  params={"consumer": "BINARY"})
+    fresh = await service.request(
+        "GET", "/end_user/v1/configs/get-configs", token=replacement, params={"consumer": "BINARY"}
+    )
     assert fresh.status_code == 200 and "new_session_data" not in fresh.headers
 
 
 async def test_revoked_tokens_are_rejected_by_routes_and_verify(service, issue_token):
     token = await issue_token()
     await service.app.ctx.tokens.revoke(prefix=token[:12])
-    rejected = await service.request("GET", "/end_user/v1/configs/get-configs", token=token, params={"consumer": "BINARY"})
+    rejected = await service.request(
+        "GET", "/end_user/v1/configs/get-configs", token=token, params={"consumer": "BINARY"}
+    )
     assert rejected.status_code == 400 and rejected.json()["error"]["message"] == "NOT_VERIFIED"
     assert (await service.request("POST", VERIFY, token=token)).json()["data"]["status"] == "NOT_VERIFIED"
 
@@ -78,8 +81,9 @@ async def test_an_unreachable_token_store_answers_503_auth_unavailable(servers, 
 
     service = await start_service(make_settings(f"postgres://postgres:x@127.0.0.1:{free_port()}/gone", redis_url))
     try:
-        response = await service.request("GET", "/end_user/v1/configs/get-configs", token="adj_" + "C" * 43,
-                                         params={"consumer": "BINARY"})
+        response = await service.request(
+            "GET", "/end_user/v1/configs/get-configs", token="adj_" + "C" * 43, params={"consumer": "BINARY"}
+        )
         assert response.status_code == 503 and response.json()["error"]["message"] == "AUTH_UNAVAILABLE"
         verify = await service.request("POST", VERIFY, token="adj_" + "C" * 43)
         assert verify.status_code == 503, "an outage must never look like NOT_VERIFIED (it logs users out)"
@@ -96,14 +100,19 @@ async def test_browser_login_binds_a_fresh_token_to_the_polling_uuid(service, is
     pending = await service.request("GET", "/end_user/v1/auth/get-session", headers=poll)
     assert pending.status_code == 200 and pending.json()["data"]["status"] == "PENDING"
 
-    page = await service.http.get("/external-auth", params={"unique_session_id": session_uuid,
-                                                            "is_external_auth_request": "VSCODE_EXT"})
+    page = await service.http.get(
+        "/external-auth", params={"unique_session_id": session_uuid, "is_external_auth_request": "VSCODE_EXT"}
+    )
     assert page.status_code == 200 and session_uuid in page.text
     wrong = await service.http.post("/external-auth", data={"unique_session_id": session_uuid, "token": "adj_nope"})
     assert wrong.status_code == 401
-    assert (await service.request("GET", "/end_user/v1/auth/get-session", headers=poll)).json()["data"]["status"] == "PENDING"
+    assert (await service.request("GET", "/end_user/v1/auth/get-session", headers=poll)).json()["data"][
+        "status"
+    ] == "PENDING"
 
-    signed_in = await service.http.post("/external-auth", data={"unique_session_id": session_uuid, "token": admin_token})
+    signed_in = await service.http.post(
+        "/external-auth", data={"unique_session_id": session_uuid, "token": admin_token}
+    )
     assert signed_in.status_code == 200 and "ada@example.com" in signed_in.text
     data = (await service.request("GET", "/end_user/v1/auth/get-session", headers=poll)).json()["data"]
     assert data["status"] == "AUTHENTICATED" and data["user_email"] == "ada@example.com"

@@ -7,26 +7,70 @@ import pytest
 from tests.conftest import make_settings, start_service, stop_service
 
 ESSENTIAL_KEYS = {
-    "HOST_AND_TIMEOUT", "DD_HOST_WS", "DD_HOST_WS_NON_GATEWAY", "QUERY_SOLVER_ENDPOINT_NON_GATEWAY",
-    "QUERY_SOLVER_ENDPOINT", "REVIEW_SOLVER_ENDPOINT", "REVIEW_POST_PROCESS_SOLVER_ENDPOINT", "BROWSER_HOST",
-    "POLLING_MAX_ATTEMPTS", "ENABLE_EXTENSION_EMBEDDINGS", "LLM_MODELS", "BINARY", "NUMBER_OF_WORKERS",
+    "HOST_AND_TIMEOUT",
+    "DD_HOST_WS",
+    "DD_HOST_WS_NON_GATEWAY",
+    "QUERY_SOLVER_ENDPOINT_NON_GATEWAY",
+    "QUERY_SOLVER_ENDPOINT",
+    "REVIEW_SOLVER_ENDPOINT",
+    "REVIEW_POST_PROCESS_SOLVER_ENDPOINT",
+    "BROWSER_HOST",
+    "POLLING_MAX_ATTEMPTS",
+    "ENABLE_EXTENSION_EMBEDDINGS",
+    "LLM_MODELS",
+    "BINARY",
+    "NUMBER_OF_WORKERS",
 }
-BINARY_KEYS = {"directory", "file_path", "service_path", "file_checksum", "use_python_module", "download_link",
-               "port_range", "max_init_retry", "max_alive_retry"}
-VSCODE_KEYS = {"CHAT_PAYLOAD_MAX_SIZE", "CHAT_IMAGE_UPLOAD", "CHAT_FILE_UPLOAD", "RUDDER", "VSCODE_IGNORE_FILES",
-               "VSCODE_LOGS_RETENTION_DAYS"}
+BINARY_KEYS = {
+    "directory",
+    "file_path",
+    "service_path",
+    "file_checksum",
+    "use_python_module",
+    "download_link",
+    "port_range",
+    "max_init_retry",
+    "max_alive_retry",
+}
+VSCODE_KEYS = {
+    "CHAT_PAYLOAD_MAX_SIZE",
+    "CHAT_IMAGE_UPLOAD",
+    "CHAT_FILE_UPLOAD",
+    "RUDDER",
+    "VSCODE_IGNORE_FILES",
+    "VSCODE_LOGS_RETENTION_DAYS",
+}
 LOCAL_BINARY_KEYS = {
-    "DEPUTY_DEV", "CHUNKING", "EMBEDDING", "RELEVANT_CHUNKS", "MCP", "URL_CONTENT_READER", "AUTOCOMPLETE_SEARCH",
-    "CODE_REVIEW", "WEAVIATE_HOST", "WEAVIATE_HTTP_PORT", "WEAVIATE_GRPC_PORT", "WEAVIATE_VERSION",
-    "WEAVIATE_STARTUP_TIMEOUT", "WEAVIATE_STARTUP_HEALTHCHECK_INTERVAL", "WEAVIATE_CLIENT_TIMEOUTS",
-    "WEAVIATE_ENV_VARIABLES", "WEAVIATE_BASE_DIR", "WEAVIATE_EMBEDDED_DB_PATH", "WEAVIATE_EMBEDDED_DB_BINARY_PATH",
-    "NUMBER_OF_WORKERS", "USE_GRACE_PERIOD_FOR_EMBEDDING",
+    "DEPUTY_DEV",
+    "CHUNKING",
+    "EMBEDDING",
+    "RELEVANT_CHUNKS",
+    "MCP",
+    "URL_CONTENT_READER",
+    "AUTOCOMPLETE_SEARCH",
+    "CODE_REVIEW",
+    "WEAVIATE_HOST",
+    "WEAVIATE_HTTP_PORT",
+    "WEAVIATE_GRPC_PORT",
+    "WEAVIATE_VERSION",
+    "WEAVIATE_STARTUP_TIMEOUT",
+    "WEAVIATE_STARTUP_HEALTHCHECK_INTERVAL",
+    "WEAVIATE_CLIENT_TIMEOUTS",
+    "WEAVIATE_ENV_VARIABLES",
+    "WEAVIATE_BASE_DIR",
+    "WEAVIATE_EMBEDDED_DB_PATH",
+    "WEAVIATE_EMBEDDED_DB_BINARY_PATH",
+    "NUMBER_OF_WORKERS",
+    "USE_GRACE_PERIOD_FOR_EMBEDDING",
 }
 
 
 async def get_essential(service, os_name="linux", arch="x64"):
-    return await service.request("GET", "/end_user/v1/configs/get-essential-configs",
-                                 params={"consumer": "VSCODE_EXT", "os": os_name, "arch": arch})
+    return await service.request(
+        "GET",
+        "/end_user/v1/configs/get-essential-configs",
+        params={"consumer": "VSCODE_EXT", "os": os_name, "arch": arch},
+    )
 
 
 async def test_essential_configs_carry_every_key_the_extension_reads(service):
@@ -38,7 +82,11 @@ async def test_essential_configs_carry_every_key_the_extension_reads(service):
     host = data["HOST_AND_TIMEOUT"]["HOST"]
     assert host == service.app.ctx.settings.server.base_url() and isinstance(data["HOST_AND_TIMEOUT"]["TIMEOUT"], int)
     assert data["DD_HOST_WS"] == data["DD_HOST_WS_NON_GATEWAY"] == "ws://" + host.removeprefix("http://")
-    assert data["QUERY_SOLVER_ENDPOINT"] == data["QUERY_SOLVER_ENDPOINT_NON_GATEWAY"] == "/end_user/v2/code-gen/generate-code-ws"
+    assert (
+        data["QUERY_SOLVER_ENDPOINT"]
+        == data["QUERY_SOLVER_ENDPOINT_NON_GATEWAY"]
+        == "/end_user/v2/code-gen/generate-code-ws"
+    )
     assert data["REVIEW_SOLVER_ENDPOINT"] and data["REVIEW_POST_PROCESS_SOLVER_ENDPOINT"]
     assert data["POLLING_MAX_ATTEMPTS"] > 0
     assert BINARY_KEYS <= set(data["BINARY"]) and "darwin-arm64" in data["BINARY"]["directory"]
@@ -53,19 +101,33 @@ async def test_each_os_and_arch_gets_its_own_binary(service):
     assert linux["directory"] != windows["directory"]
 
 
-@pytest.mark.parametrize("params", [{"consumer": "VSCODE_EXT", "os": "plan9", "arch": "x64"},
-                                    {"consumer": "VSCODE_EXT", "os": "linux"}, {"consumer": "OTHER", "os": "linux", "arch": "x64"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"consumer": "VSCODE_EXT", "os": "plan9", "arch": "x64"},
+        {"consumer": "VSCODE_EXT", "os": "linux"},
+        {"consumer": "OTHER", "os": "linux", "arch": "x64"},
+    ],
+)
 async def test_unknown_os_arch_or_consumer_is_422(service, params):
     response = await service.request("GET", "/end_user/v1/configs/get-essential-configs", params=params)
     assert response.status_code == 422 and response.json()["error"]["message"] == "INVALID_REQUEST"
 
 
 async def test_vscode_configs_need_a_token_and_carry_every_key(service, issue_token):
-    unauthenticated = await service.request("GET", "/end_user/v1/configs/get-configs", params={"consumer": "VSCODE_EXT"})
+    unauthenticated = await service.request(
+        "GET", "/end_user/v1/configs/get-configs", params={"consumer": "VSCODE_EXT"}
+    )
     assert unauthenticated.status_code == 400
     token = await issue_token()
-    data = (await service.request("GET", "/end_user/v1/configs/get-configs", token=token,
-                                  params={"consumer": "VSCODE_EXT", "os": "linux", "arch": "x64"})).json()["data"]
+    data = (
+        await service.request(
+            "GET",
+            "/end_user/v1/configs/get-configs",
+            token=token,
+            params={"consumer": "VSCODE_EXT", "os": "linux", "arch": "x64"},
+        )
+    ).json()["data"]
     assert VSCODE_KEYS <= set(data)
     assert data["CHAT_PAYLOAD_MAX_SIZE"] == 100
     assert "application/json" in data["CHAT_IMAGE_UPLOAD"]["SUPPORTED_MIMETYPES"]
@@ -75,8 +137,9 @@ async def test_vscode_configs_need_a_token_and_carry_every_key(service, issue_to
 
 async def test_binary_configs_carry_every_key_the_local_binary_replaces(service, issue_token):
     token = await issue_token()
-    data = (await service.request("GET", "/end_user/v1/configs/get-configs", token=token,
-                                  params={"consumer": "BINARY"})).json()["data"]
+    data = (
+        await service.request("GET", "/end_user/v1/configs/get-configs", token=token, params={"consumer": "BINARY"})
+    ).json()["data"]
     assert LOCAL_BINARY_KEYS <= set(data)
     assert data["DEPUTY_DEV"]["HOST"] == service.app.ctx.settings.server.base_url()
     assert {"TIMEOUT", "LIMIT", "LIMIT_PER_HOST", "TTL_DNS_CACHE"} <= set(data["DEPUTY_DEV"])
@@ -89,21 +152,39 @@ async def test_the_telemetry_sink_the_config_advertises_is_live(service):
 
 
 async def test_configs_contain_no_secrets(servers, database_url, redis_url):
-    secrets = {"OPENAI_API_KEY": "sk-proj-ABCDEFGHIJKLMNOPQRSTUV", "ANTHROPIC_API_KEY": "sk-ant-ZYXWVUTSRQPONMLKJIHG",
-               "GEMINI_API_KEY": "AIzaSyA-secret-gemini-key-0123456789"}
-    settings = make_settings(database_url, redis_url, **{
-        "providers.openai_api_key": secrets["OPENAI_API_KEY"], "providers.anthropic_api_key": secrets["ANTHROPIC_API_KEY"],
-        "providers.gemini_api_key": secrets["GEMINI_API_KEY"], "sentry.dsn": "http://sentrykey123@127.0.0.1:9/1",
-    })
+    secrets = {
+        "OPENAI_API_KEY": "sk-proj-ABCDEFGHIJKLMNOPQRSTUV",
+        "ANTHROPIC_API_KEY": "sk-ant-ZYXWVUTSRQPONMLKJIHG",
+        "GEMINI_API_KEY": "AIzaSyA-secret-gemini-key-0123456789",
+    }
+    settings = make_settings(
+        database_url,
+        redis_url,
+        **{
+            "providers.openai_api_key": secrets["OPENAI_API_KEY"],
+            "providers.anthropic_api_key": secrets["ANTHROPIC_API_KEY"],
+            "providers.gemini_api_key": secrets["GEMINI_API_KEY"],
+            "sentry.dsn": "http://sentrykey123@127.0.0.1:9/1",
+        },
+    )
     service = await start_service(settings)
     try:
         token = await service.issue_token()
         bodies = [(await get_essential(service)).text]
         for consumer in ("VSCODE_EXT", "BINARY"):
-            bodies.append((await service.request("GET", "/end_user/v1/configs/get-configs", token=token,
-                                                 params={"consumer": consumer})).text)
-        leaked = [value for value in [*secrets.values(), "sentrykey123", database_url.split("@")[0]]
-                  for body in bodies if value in body]
+            bodies.append(
+                (
+                    await service.request(
+                        "GET", "/end_user/v1/configs/get-configs", token=token, params={"consumer": consumer}
+                    )
+                ).text
+            )
+        leaked = [
+            value
+            for value in [*secrets.values(), "sentrykey123", database_url.split("@")[0]]
+            for body in bodies
+            if value in body
+        ]
         assert not leaked
     finally:
         await stop_service(service)

@@ -33,8 +33,14 @@ async def test_wrong_method_is_a_405_envelope(service):
 
 @pytest.mark.parametrize(
     "path",
-    ["/end_user/v1/ide-reviews/start", "/end_user/v1/ide-reviews", "/end_user/v1/websocket-connection/connect",
-     "/end_user/v1/binary-upload/get-presigned-url", "/end_user/v1/auth/sign-up", "/end_user/v1/websocket-test/connect"],
+    [
+        "/end_user/v1/ide-reviews/start",
+        "/end_user/v1/ide-reviews",
+        "/end_user/v1/websocket-connection/connect",
+        "/end_user/v1/binary-upload/get-presigned-url",
+        "/end_user/v1/auth/sign-up",
+        "/end_user/v1/websocket-test/connect",
+    ],
 )
 async def test_out_of_scope_reference_routes_answer_501(service, path):
     assert_error(await service.request("POST", path, client_headers=False), 501, "NOT_IMPLEMENTED")
@@ -49,12 +55,21 @@ async def test_routes_match_with_or_without_one_trailing_slash(service):
 
 @pytest.mark.parametrize(
     ("headers", "code"),
-    [({}, 102), ({"X-Client": "CURL"}, 103), ({"X-Client": "VSCODE_EXT"}, 104),
-     ({"X-Client": "VSCODE_EXT", "X-Client-Version": "banana"}, 104)],
+    [
+        ({}, 102),
+        ({"X-Client": "CURL"}, 103),
+        ({"X-Client": "VSCODE_EXT"}, 104),
+        ({"X-Client": "VSCODE_EXT", "X-Client-Version": "banana"}, 104),
+    ],
 )
 async def test_client_headers_are_validated_on_end_user_routes(service, headers, code):
-    response = await service.request("GET", "/end_user/v1/configs/get-configs", client_headers=False,
-                                     headers=headers, params={"consumer": "VSCODE_EXT"})
+    response = await service.request(
+        "GET",
+        "/end_user/v1/configs/get-configs",
+        client_headers=False,
+        headers=headers,
+        params={"consumer": "VSCODE_EXT"},
+    )
     body = response.json()
     assert response.status_code == 400 and body["status_code"] == 400 and not body["is_success"]
     assert body["error_code"] == code and body["meta"]["error_code"] == code
@@ -62,45 +77,65 @@ async def test_client_headers_are_validated_on_end_user_routes(service, headers,
 
 
 async def test_outdated_clients_get_the_force_upgrade_error(service):
-    response = await service.request("GET", "/end_user/v1/configs/get-configs", client_headers=False,
-                                     headers={"X-Client": "VSCODE_EXT", "X-Client-Version": "13.9.9"},
-                                     params={"consumer": "VSCODE_EXT"})
+    response = await service.request(
+        "GET",
+        "/end_user/v1/configs/get-configs",
+        client_headers=False,
+        headers={"X-Client": "VSCODE_EXT", "X-Client-Version": "13.9.9"},
+        params={"consumer": "VSCODE_EXT"},
+    )
     body = assert_error(response, 400, "INVALID_CLIENT_VERSION")
     assert body["error_code"] == 101
-    assert body["meta"] == {"error_code": 101, "upgrade_version": "14.0.0",
-                            "client_download_link": service.app.ctx.settings.client.download_link}
+    assert body["meta"] == {
+        "error_code": 101,
+        "upgrade_version": "14.0.0",
+        "client_download_link": service.app.ctx.settings.client.download_link,
+    }
 
 
 async def test_bootstrap_config_is_exempt_from_the_version_check_but_not_the_client_check(service):
     params = {"consumer": "VSCODE_EXT", "os": "darwin", "arch": "arm64"}
-    old = await service.request("GET", "/end_user/v1/configs/get-essential-configs", client_headers=False,
-                                headers={"X-Client": "VSCODE_EXT", "X-Client-Version": "1.0.0"}, params=params)
+    old = await service.request(
+        "GET",
+        "/end_user/v1/configs/get-essential-configs",
+        client_headers=False,
+        headers={"X-Client": "VSCODE_EXT", "X-Client-Version": "1.0.0"},
+        params=params,
+    )
     assert old.status_code == 200
-    anonymous = await service.request("GET", "/end_user/v1/configs/get-essential-configs", client_headers=False,
-                                      params=params)
+    anonymous = await service.request(
+        "GET", "/end_user/v1/configs/get-essential-configs", client_headers=False, params=params
+    )
     assert anonymous.json()["error_code"] == 102
 
 
 @pytest.mark.parametrize("authorization", [None, "Bearer", "Bearer not-a-token", "Basic abc", "Bearer adj_" + "A" * 43])
 async def test_unusable_tokens_are_400_not_verified(service, authorization):
     headers = {"Authorization": authorization} if authorization else {}
-    response = await service.request("GET", "/end_user/v1/configs/get-configs", headers=headers,
-                                     params={"consumer": "VSCODE_EXT"})
+    response = await service.request(
+        "GET", "/end_user/v1/configs/get-configs", headers=headers, params={"consumer": "VSCODE_EXT"}
+    )
     assert_error(response, 400, "NOT_VERIFIED")
 
 
 async def test_query_validation_is_422_invalid_request(service, issue_token):
     token = await issue_token()
-    response = await service.request("GET", "/end_user/v1/configs/get-configs", token=token,
-                                     params={"consumer": "EMACS"})
+    response = await service.request(
+        "GET", "/end_user/v1/configs/get-configs", token=token, params={"consumer": "EMACS"}
+    )
     body = assert_error(response, 422, "INVALID_REQUEST")
     assert any("consumer" in e["message"] for e in body["error"]["errors"])
 
 
 async def test_body_that_is_not_json_is_422(service, issue_token):
     token = await issue_token()
-    response = await service.request("POST", "/end_user/v1/auth/verify-auth-token", token=token,
-                                     content=b"{not json", headers={"Content-Type": "application/json"})
+    response = await service.request(
+        "POST",
+        "/end_user/v1/auth/verify-auth-token",
+        token=token,
+        content=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
     assert_error(response, 422, "INVALID_REQUEST")
     response = await service.request("POST", "/end_user/v1/auth/verify-auth-token", token=token, json=[1, 2])
     assert_error(response, 422, "INVALID_REQUEST")
@@ -125,8 +160,9 @@ async def test_unexpected_failures_are_500_without_internals(service):
 
     token = await service.issue_token()
     service.app.ctx.client_config = Exploding()
-    response = await service.request("GET", "/end_user/v1/configs/get-configs", token=token,
-                                     params={"consumer": "VSCODE_EXT"})
+    response = await service.request(
+        "GET", "/end_user/v1/configs/get-configs", token=token, params={"consumer": "VSCODE_EXT"}
+    )
     body = assert_error(response, 500, "INTERNAL_ERROR")
     assert "secret internal detail" not in response.text and "Traceback" not in response.text
     assert body["error"]["errors"] == [{"message": "internal error"}]
@@ -140,8 +176,12 @@ async def test_every_response_carries_a_request_id(service):
 
 
 async def test_client_header_names_are_case_insensitive(service):
-    response = await service.request("GET", "/end_user/v1/configs/get-essential-configs", client_headers=False,
-                                     headers={"x-client": "VSCODE_EXT", "X-CLIENT-VERSION": "16.1.0"},
-                                     params={"consumer": "VSCODE_EXT", "os": "linux", "arch": "x64"})
+    response = await service.request(
+        "GET",
+        "/end_user/v1/configs/get-essential-configs",
+        client_headers=False,
+        headers={"x-client": "VSCODE_EXT", "X-CLIENT-VERSION": "16.1.0"},
+        params={"consumer": "VSCODE_EXT", "os": "linux", "arch": "x64"},
+    )
     assert response.status_code == 200
     assert CLIENT_HEADERS  # the default headers the other tests send are exactly the reference client's

@@ -53,8 +53,8 @@ async def test_unknown_well_formed_token_is_not_verified(db, tokens):
 
 
 @pytest.mark.parametrize(
-    ("email", "team", "ttl"), [("not-an-email", "core", None), ("a@b.co", "", None), ("a@b.co", "x" * 101, None),
-                               ("a@b.co", "core", 0)],
+    ("email", "team", "ttl"),
+    [("not-an-email", "core", None), ("a@b.co", "", None), ("a@b.co", "x" * 101, None), ("a@b.co", "core", 0)],
 )
 async def test_bad_issue_requests_are_refused_and_create_nothing(db, tokens, email, team, ttl):
     with pytest.raises(InvalidRequest):
@@ -92,7 +92,9 @@ async def test_near_expiry_rotates_idempotently_and_the_old_token_overlaps(db, t
     first = await tokens.authenticate(raw)
     assert first.state is TokenState.NEAR_EXPIRY and first.replacement and TOKEN_PATTERN.match(first.replacement)
     again = await tokens.authenticate(raw)
-    assert again.state is TokenState.ROTATED and again.replacement == first.replacement, "same old token, same new token"
+    assert again.state is TokenState.ROTATED and again.replacement == first.replacement, (
+        "same old token, same new token"
+    )
     assert await ApiToken.filter(origin="rotation").count() == 1
     fresh = await tokens.authenticate(first.replacement)
     assert fresh.state is TokenState.VALID and fresh.principal.user_id == first.principal.user_id

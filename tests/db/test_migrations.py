@@ -56,10 +56,15 @@ async def test_migrations_build_the_schema_from_an_empty_database(empty_database
     conn = await asyncpg.connect(empty_database)
     try:
         assert await conn.fetchval("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
-        indexes = {r["indexname"]: r["indexdef"] for r in await conn.fetch("SELECT indexname, indexdef FROM pg_indexes")}
+        indexes = {
+            r["indexname"]: r["indexdef"] for r in await conn.fetch("SELECT indexname, indexdef FROM pg_indexes")
+        }
     finally:
         await conn.close()
-    assert "USING hnsw" in indexes["chunks_embedding_384_idx"] and "vector_cosine_ops" in indexes["chunks_embedding_384_idx"]
+    assert (
+        "USING hnsw" in indexes["chunks_embedding_384_idx"]
+        and "vector_cosine_ops" in indexes["chunks_embedding_384_idx"]
+    )
     assert "USING gin (tsv)" in indexes["chunks_tsv_idx"]
     # Running again is a no-op, and a second create is refused politely.
     assert await migrate(empty_database) == []
@@ -90,7 +95,7 @@ async def test_a_failing_migration_rolls_back_and_is_not_recorded(empty_database
     history = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS_DIR, history)
     (history / "9998_half_done.sql").write_text("CREATE TABLE half_done (id int);\nSELECT * FROM no_such_table;\n")
-    with pytest.raises(MigrationError, match="9998_half_done.sql failed"):
+    with pytest.raises(MigrationError, match=r"9998_half_done\.sql failed"):
         await migrate(empty_database, history)
     conn = await asyncpg.connect(empty_database)
     try:
@@ -116,7 +121,9 @@ async def test_migrated_schema_matches_the_models(servers: EmbeddedServers, data
     settings = make_settings(empty_database, servers.redis_url)
     await Tortoise.init(config=tortoise_config(empty_database, settings.database))
     try:
-        await Tortoise.get_connection("default").execute_script(get_schema_sql(Tortoise.get_connection("default"), safe=False))
+        await Tortoise.get_connection("default").execute_script(
+            get_schema_sql(Tortoise.get_connection("default"), safe=False)
+        )
     finally:
         await Tortoise.close_connections()
     from_models = await columns(empty_database)

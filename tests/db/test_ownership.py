@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
 
 import pytest
 
@@ -19,8 +20,23 @@ class Caller:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [(1, 1), ("42", 42), (" 7 ", 7), (2**53 - 1, 2**53 - 1), (0, None), (-3, None), ("-3", None), ("abc", None),
-     ("1.5", None), (1.0, None), (True, None), (None, None), (2**53, None), ("", None), ([1], None)],
+    [
+        (1, 1),
+        ("42", 42),
+        (" 7 ", 7),
+        (2**53 - 1, 2**53 - 1),
+        (0, None),
+        (-3, None),
+        ("-3", None),
+        ("abc", None),
+        ("1.5", None),
+        (1.0, None),
+        (True, None),
+        (None, None),
+        (2**53, None),
+        ("", None),
+        ([1], None),
+    ],
 )
 def test_wire_ids_are_positive_integers_below_2_53(raw, expected):
     assert parse_id(raw) == expected
@@ -36,8 +52,12 @@ async def world(db):
     element = await ChatElement.create(team=team, session=session, actor="USER", message_type="TEXT", payload={})
     repo = await Repository.create(team=team, name="shared", source="/src", source_kind="local")
     return {
-        "alice": Caller(alice.id, team.id), "bob_same_team": Caller(bob.id, team.id),
-        "alice_other_team": Caller(alice.id, other_team.id), "session": session, "element": element, "repo": repo,
+        "alice": Caller(alice.id, team.id),
+        "bob_same_team": Caller(bob.id, team.id),
+        "alice_other_team": Caller(alice.id, other_team.id),
+        "session": session,
+        "element": element,
+        "repo": repo,
     }
 
 
@@ -53,7 +73,10 @@ async def test_personal_rows_are_hidden_from_everyone_else_exactly_like_missing_
     with pytest.raises(SessionNotFound) as missing:
         await get_owned(Session, world["session"].id + 1000, world["alice"], not_found=SessionNotFound)
     assert (foreign.value.code, foreign.value.http_status, foreign.value.detail) == (
-        missing.value.code, missing.value.http_status, missing.value.detail)
+        missing.value.code,
+        missing.value.http_status,
+        missing.value.detail,
+    )
 
 
 async def test_rows_reached_through_a_session_follow_the_session_owner(world):
@@ -69,9 +92,9 @@ async def test_team_rows_are_shared_within_the_team_only(world):
 
 
 async def test_deleted_rows_are_not_found(world):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    await Session.filter(id=world["session"].id).update(deleted_at=datetime.now(timezone.utc))
+    await Session.filter(id=world["session"].id).update(deleted_at=datetime.now(UTC))
     with pytest.raises(SessionNotFound):
         await get_owned(Session, world["session"].id, world["alice"], not_found=SessionNotFound)
     row = await get_owned(Session, world["session"].id, world["alice"], include_deleted=True)

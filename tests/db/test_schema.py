@@ -35,14 +35,25 @@ async def test_vectors_round_trip_and_rank_by_cosine_distance(db):
     near = unit([1.0] + [0.0] * 383)
     far = unit([0.0, 1.0] + [0.0] * 382)
     for name, vector in (("near", near), ("far", far)):
-        await Chunk.create(team=team, repository=repo, file=file, path="a.py", start_line=1, end_line=2, text=name,
-                           search_text=name, content_hash="h", embedding=vector, embedding_dim=384)
+        await Chunk.create(
+            team=team,
+            repository=repo,
+            file=file,
+            path="a.py",
+            start_line=1,
+            end_line=2,
+            text=name,
+            search_text=name,
+            content_hash="h",
+            embedding=vector,
+            embedding_dim=384,
+        )
     stored = await Chunk.get(text="near")
     assert stored.embedding == pytest.approx(near, abs=1e-6)
     query = unit([0.9, 0.1] + [0.0] * 382)
     rows = await Tortoise.get_connection("default").execute_query_dict(
-        "SELECT text FROM chunks WHERE embedding_dim = 384 "
-        "ORDER BY embedding::vector(384) <=> $1::vector(384) LIMIT 2", [query]
+        "SELECT text FROM chunks WHERE embedding_dim = 384 ORDER BY embedding::vector(384) <=> $1::vector(384) LIMIT 2",
+        [query],
     )
     assert [r["text"] for r in rows] == ["near", "far"]
 
@@ -50,8 +61,17 @@ async def test_vectors_round_trip_and_rank_by_cosine_distance(db):
 async def test_full_text_column_is_generated_from_search_text(db):
     team, _ = await make_owner()
     repo, file = await make_file(team)
-    await Chunk.create(team=team, repository=repo, file=file, path="a.py", start_line=1, end_line=1,
-                       text="def parseConfig(): ...", search_text="def parse config parseConfig", content_hash="h")
+    await Chunk.create(
+        team=team,
+        repository=repo,
+        file=file,
+        path="a.py",
+        start_line=1,
+        end_line=1,
+        text="def parseConfig(): ...",
+        search_text="def parse config parseConfig",
+        content_hash="h",
+    )
     rows = await Tortoise.get_connection("default").execute_query_dict(
         "SELECT path FROM chunks WHERE tsv @@ plainto_tsquery('simple', $1)", ["parse config"]
     )
@@ -62,8 +82,19 @@ async def test_embedding_dimension_must_match_its_declared_size(db):
     team, _ = await make_owner()
     repo, file = await make_file(team)
     with pytest.raises(IntegrityError):
-        await Chunk.create(team=team, repository=repo, file=file, path="a.py", start_line=1, end_line=1, text="x",
-                           search_text="x", content_hash="h", embedding=[0.1, 0.2, 0.3], embedding_dim=384)
+        await Chunk.create(
+            team=team,
+            repository=repo,
+            file=file,
+            path="a.py",
+            start_line=1,
+            end_line=1,
+            text="x",
+            search_text="x",
+            content_hash="h",
+            embedding=[0.1, 0.2, 0.3],
+            embedding_dim=384,
+        )
 
 
 async def test_a_session_has_at_most_one_running_step(db):

@@ -109,8 +109,9 @@ def test_a_shared_server_is_stopped_by_its_last_holder(data_dir):
         "pg = EmbeddedPostgres(Path(sys.argv[1])); pg.start(); print(pg.running_postmaster().pid, flush=True);"
         "sys.stdin.readline(); print(pg.release(), flush=True)"
     )
-    other = subprocess.Popen([sys.executable, "-c", code, str(data_dir)], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
+    other = subprocess.Popen(
+        [sys.executable, "-c", code, str(data_dir)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert int(other.stdout.readline()) == pid, "the second command must attach, not start another server"
         assert first.release() is False, "a holder must not stop a server another live process uses"

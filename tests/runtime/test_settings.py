@@ -42,10 +42,16 @@ def test_layers_apply_in_order_toml_json_env_overrides(tmp_path):
 
 
 def test_conventional_environment_names_map_to_settings():
-    settings = load({
-        "DATABASE_URL": "postgres://u:p@db:5432/x", "REDIS_URL": "redis://r:6379/0", "OPENAI_API_KEY": "sk-test-123456",
-        "GOOGLE_API_KEY": "google-key", "GEMINI_API_KEY": "gemini-key", "SENTRY_DSN": "http://k@sentry/1",
-    })
+    settings = load(
+        {
+            "DATABASE_URL": "postgres://u:p@db:5432/x",
+            "REDIS_URL": "redis://r:6379/0",
+            "OPENAI_API_KEY": "sk-test-123456",
+            "GOOGLE_API_KEY": "google-key",
+            "GEMINI_API_KEY": "gemini-key",
+            "SENTRY_DSN": "http://k@sentry/1",
+        }
+    )
     assert settings.database.url == "postgres://u:p@db:5432/x"
     assert settings.redis.url == "redis://r:6379/0"
     assert settings.providers.openai_api_key == "sk-test-123456"
@@ -55,8 +61,13 @@ def test_conventional_environment_names_map_to_settings():
 
 def test_structured_values_from_the_environment_are_json():
     models = [{"id": 7, "name": "gpt", "display_name": "GPT", "provider": "openai", "input_token_limit": 1000}]
-    settings = load({"ADJUTANT_LLM__MODELS": json.dumps(models), "ADJUTANT_LLM__DEFAULT_MODEL": "gpt",
-                     "ADJUTANT_CLIENT_CONFIG__BINARY__TARGETS__LINUX-X64__DOWNLOAD_LINK": "https://mirror/bin"})
+    settings = load(
+        {
+            "ADJUTANT_LLM__MODELS": json.dumps(models),
+            "ADJUTANT_LLM__DEFAULT_MODEL": "gpt",
+            "ADJUTANT_CLIENT_CONFIG__BINARY__TARGETS__LINUX-X64__DOWNLOAD_LINK": "https://mirror/bin",
+        }
+    )
     assert [m.name for m in settings.llm.models] == ["gpt"]
     assert settings.client_config.binary.targets["linux-x64"].download_link == "https://mirror/bin"
 
@@ -64,13 +75,18 @@ def test_structured_values_from_the_environment_are_json():
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({"ADJUTANT_SERVER__PORT": "70000"},
-         'server.port = "70000" (from env ADJUTANT_SERVER__PORT): Input should be less than or equal to 65535'),
-        ({"ADJUTANT_SERVER__WORKERS": "many"}, "server.workers = \"many\" (from env ADJUTANT_SERVER__WORKERS)"),
+        (
+            {"ADJUTANT_SERVER__PORT": "70000"},
+            'server.port = "70000" (from env ADJUTANT_SERVER__PORT): Input should be less than or equal to 65535',
+        ),
+        ({"ADJUTANT_SERVER__WORKERS": "many"}, 'server.workers = "many" (from env ADJUTANT_SERVER__WORKERS)'),
         ({"ADJUTANT_SERVER__PROT": "1"}, "ADJUTANT_SERVER__PROT: no such setting"),
-        ({"ADJUTANT_CLIENT__MIN_VERSION": "latest"}, "client.min_version = \"latest\" (from env ADJUTANT_CLIENT__MIN_VERSION): must be a semantic version"),
+        (
+            {"ADJUTANT_CLIENT__MIN_VERSION": "latest"},
+            'client.min_version = "latest" (from env ADJUTANT_CLIENT__MIN_VERSION): must be a semantic version',
+        ),
         ({"ADJUTANT_LLM__DEFAULT_MODEL": "nope"}, "default_model 'nope' is not one of the configured models"),
-        ({"ADJUTANT_AUTH__ROTATION_OVERLAP_MINUTES": "2"}, "auth.rotation_overlap_minutes = \"2\""),
+        ({"ADJUTANT_AUTH__ROTATION_OVERLAP_MINUTES": "2"}, 'auth.rotation_overlap_minutes = "2"'),
     ],
 )
 def test_bad_values_name_the_key_the_source_and_the_problem(env, expected):
@@ -128,8 +144,12 @@ def test_committed_configuration_reference_is_current(project_root):
 def test_cli_prints_one_line_and_exits_2_on_bad_configuration(project_root):
     env = {**os.environ, "ADJUTANT_SERVER__PORT": "0"}
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli.main", "config", "check"], cwd=project_root, env=env,
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "app.cli.main", "config", "check"],
+        cwd=project_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]

@@ -51,8 +51,12 @@ async def get_session(request: Request) -> HTTPResponse:
     if result is None:
         return success({"status": "PENDING"})
     return success(
-        {"status": "AUTHENTICATED", "encrypted_session_data": result.token, "user_email": result.email,
-         "user_name": result.name}
+        {
+            "status": "AUTHENTICATED",
+            "encrypted_session_data": result.token,
+            "user_email": result.email,
+            "user_name": result.name,
+        }
     )
 
 
@@ -103,7 +107,9 @@ async def login_submit(request: Request) -> HTTPResponse:
     if not await bindings.bind(session, LoginResult(raw, auth.principal.email, auth.principal.name)):
         await tokens.revoke_raw(raw)
         return _login_page(session, '<p class="error">This sign-in link was already used.</p>', 409)
-    return html_response(LOGIN_DONE.format(email=html.escape(auth.principal.email)), headers={"Cache-Control": "no-store"})
+    return html_response(
+        LOGIN_DONE.format(email=html.escape(auth.principal.email)), headers={"Cache-Control": "no-store"}
+    )
 
 
 @bp.get("/", ctx_auth="none", ctx_client="none")

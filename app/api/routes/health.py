@@ -51,9 +51,13 @@ async def health(request: Request) -> HTTPResponse:
             raise RuntimeError("schema out of date")
         return status.as_dict()
 
-    checks = dict(zip(("database", "redis", "migrations"), await asyncio.gather(
-        _timed(database), _timed(redis), _timed(migrations)
-    ), strict=True))
+    checks = dict(
+        zip(
+            ("database", "redis", "migrations"),
+            await asyncio.gather(_timed(database), _timed(redis), _timed(migrations)),
+            strict=True,
+        )
+    )
     healthy = all(check["ok"] for check in checks.values())
     body = {"status": "ok" if healthy else "unavailable", "version": request.app.ctx.version, "checks": checks}
     return json(body, status=200 if healthy else 503)

@@ -19,6 +19,10 @@ async def not_implemented(request: Request, **_: str) -> HTTPResponse:
 for index, prefix in enumerate(OUT_OF_SCOPE_PREFIXES):
     bp.add_route(not_implemented, prefix, methods=METHODS, name=f"oos_{index}", ctx_auth="none", ctx_client="none")
     bp.add_route(
-        not_implemented, prefix + "/<rest:path>", methods=METHODS, name=f"oos_{index}_sub", ctx_auth="none",
+        not_implemented,
+        prefix + "/<rest:path>",
+        methods=METHODS,
+        name=f"oos_{index}_sub",
+        ctx_auth="none",
         ctx_client="none",
     )

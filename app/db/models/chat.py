@@ -92,7 +92,9 @@ class ToolUse(Model):
     team = fields.ForeignKeyField("models.Team", related_name=False, on_delete=fields.CASCADE)
     session = fields.ForeignKeyField("models.Session", related_name=False, on_delete=fields.CASCADE)
     step = fields.ForeignKeyField("models.Step", related_name="tool_uses", on_delete=fields.CASCADE)
-    chat_element = fields.ForeignKeyField("models.ChatElement", related_name=False, null=True, on_delete=fields.SET_NULL)
+    chat_element = fields.ForeignKeyField(
+        "models.ChatElement", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
     tool_use_id = fields.CharField(max_length=64)
     tool_name = fields.CharField(max_length=128)
     position = fields.IntField()

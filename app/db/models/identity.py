@@ -28,8 +28,12 @@ class User(Model):
 
 class Membership(Model):
     id = fields.BigIntField(primary_key=True)
-    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField("models.User", related_name="memberships", on_delete=fields.CASCADE)
-    team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField("models.Team", related_name="memberships", on_delete=fields.CASCADE)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="memberships", on_delete=fields.CASCADE
+    )
+    team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField(
+        "models.Team", related_name="memberships", on_delete=fields.CASCADE
+    )
     role = fields.CharField(max_length=20, default="member")
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -42,8 +46,12 @@ class ApiToken(Model):
     """A bearer token; only its SHA-256 is stored. `rotation_key` derives the one replacement it may get."""
 
     id = fields.BigIntField(primary_key=True)
-    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField("models.User", related_name="tokens", on_delete=fields.CASCADE)
-    team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField("models.Team", related_name="tokens", on_delete=fields.CASCADE)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="tokens", on_delete=fields.CASCADE
+    )
+    team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField(
+        "models.Team", related_name="tokens", on_delete=fields.CASCADE
+    )
     token_hash = fields.CharField(max_length=64, unique=True)
     prefix = fields.CharField(max_length=16)
     name = fields.CharField(max_length=100, default="")
