@@ -38,16 +38,36 @@ HEADERS = {"X-Client": "VSCODE_EXT", "X-Client-Version": "16.1.0"}
 
 
 def cli(args: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen | subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "app.cli.main", *args], env=env, cwd=ROOT, capture_output=True,
-                          text=True, check=True, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli.main", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        **kwargs,
+    )
 
 
 def start(data_dir: Path, port: int, workers: int, env: dict[str, str]) -> tuple[subprocess.Popen, float]:
     began = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli.main", "serve", "--port", str(port), "--workers", str(workers),
-         "--data-dir", str(data_dir)],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "app.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--data-dir",
+            str(data_dir),
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     while True:
         try:
@@ -106,8 +126,12 @@ def wrk(url: str, seconds: int, concurrency: int, headers: dict[str, str], param
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "p50_ms": ms("50%"),
-            "p99_ms": ms("99%"), "errors": int(non_2xx.group(1)) if non_2xx else 0}
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_ms": ms("50%"),
+        "p99_ms": ms("99%"),
+        "errors": int(non_2xx.group(1)) if non_2xx else 0,
+    }
 
 
 def rss_mb(process: subprocess.Popen, data_dir: Path) -> tuple[float, float]:
@@ -141,23 +165,38 @@ def main() -> None:
         port = free_port()
 
         process, cold = start(data_dir, port, args.workers, env)
-        token = cli(["token", "create", "--email", "bench@example.com", "--team", "bench", "--data-dir",
-                     str(data_dir)], env).stdout.strip()
+        token = cli(
+            ["token", "create", "--email", "bench@example.com", "--team", "bench", "--data-dir", str(data_dir)], env
+        ).stdout.strip()
         first_stop = stop(process)
         process, warm = start(data_dir, port, args.workers, env)
-        print(f"start-up: first start {cold:.2f} s (initdb + migrations), restart {warm:.2f} s, "
-              f"shutdown {first_stop:.2f} s")
+        print(
+            f"start-up: first start {cold:.2f} s (initdb + migrations), restart {warm:.2f} s, "
+            f"shutdown {first_stop:.2f} s"
+        )
 
         base = f"http://127.0.0.1:{port}"
         cases = [
             ("GET /ping", f"{base}/ping", {}, None),
-            ("GET get-essential-configs", f"{base}/end_user/v1/configs/get-essential-configs", HEADERS,
-             {"consumer": "VSCODE_EXT", "os": "linux", "arch": "x64"}),
-            ("GET get-configs (bearer)", f"{base}/end_user/v1/configs/get-configs",
-             {**HEADERS, "Authorization": f"Bearer {token}"}, {"consumer": "BINARY"}),
+            (
+                "GET get-essential-configs",
+                f"{base}/end_user/v1/configs/get-essential-configs",
+                HEADERS,
+                {"consumer": "VSCODE_EXT", "os": "linux", "arch": "x64"},
+            ),
+            (
+                "GET get-configs (bearer)",
+                f"{base}/end_user/v1/configs/get-configs",
+                {**HEADERS, "Authorization": f"Bearer {token}"},
+                {"consumer": "BINARY"},
+            ),
         ]
         use_wrk = shutil.which("wrk") is not None
-        driver = f"wrk, {args.seconds} s per route" if use_wrk else f"httpx, {args.requests} requests per route (client-bound)"
+        driver = (
+            f"wrk, {args.seconds} s per route"
+            if use_wrk
+            else f"httpx, {args.requests} requests per route (client-bound)"
+        )
         print(f"load: {driver}, concurrency {args.concurrency}, {args.workers} worker(s)")
         for name, url, headers, params in cases:
             asyncio.run(load(url, 200, args.concurrency, headers, params))  # warm-up
@@ -165,8 +204,10 @@ def main() -> None:
                 result = wrk(url, args.seconds, args.concurrency, headers, params)
             else:
                 result = asyncio.run(load(url, args.requests, args.concurrency, headers, params))
-            print(f"  {name:<28} {result['rps']:8.0f} req/s   p50 {result['p50_ms']:6.2f} ms   "
-                  f"p99 {result['p99_ms']:6.2f} ms   errors {result['errors']}")
+            print(
+                f"  {name:<28} {result['rps']:8.0f} req/s   p50 {result['p50_ms']:6.2f} ms   "
+                f"p99 {result['p99_ms']:6.2f} ms   errors {result['errors']}"
+            )
         service_mb, embedded_mb = rss_mb(process, data_dir)
         print(f"memory: service {service_mb:.0f} MiB RSS, embedded PostgreSQL + Redis {embedded_mb:.0f} MiB RSS")
         stop(process)
