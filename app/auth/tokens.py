@@ -117,14 +117,9 @@ class TokenService:
         await identity.ensure_membership(user, team_row)
         raw = new_raw_token()
         row = await identity.create_token(
-            user_id=user.id,
-            team_id=team_row.id,
-            token_hash=hash_token(raw),
-            prefix=raw[:12],
-            name=name,
-            origin=origin,
-            rotation_key=secrets.token_hex(32),
-            expires_at=utcnow() + timedelta(days=ttl_days or self.policy.token_ttl_days),
+            **self._token_fields(
+                raw, user_id=user.id, team_id=team_row.id, name=name, origin=origin, now=utcnow(), ttl_days=ttl_days
+            )
         )
         return raw, row
 
@@ -132,16 +127,34 @@ class TokenService:
         """A new token for an already-authenticated principal (browser login hands one to the extension)."""
         raw = new_raw_token()
         await identity.create_token(
-            user_id=principal.user_id,
-            team_id=principal.team_id,
-            token_hash=hash_token(raw),
-            prefix=raw[:12],
-            name=name,
-            origin=origin,
-            rotation_key=secrets.token_hex(32),
-            expires_at=utcnow() + timedelta(days=self.policy.token_ttl_days),
+            **self._token_fields(
+                raw, user_id=principal.user_id, team_id=principal.team_id, name=name, origin=origin, now=utcnow()
+            )
         )
         return raw
+
+    def _token_fields(
+        self,
+        raw: str,
+        *,
+        user_id: int,
+        team_id: int,
+        name: str,
+        origin: str,
+        now: datetime,
+        ttl_days: int | None = None,
+    ) -> dict[str, object]:
+        """The stored form of a token: its hash and display prefix, never the token itself."""
+        return {
+            "user_id": user_id,
+            "team_id": team_id,
+            "token_hash": hash_token(raw),
+            "prefix": raw[:12],
+            "name": name,
+            "origin": origin,
+            "rotation_key": secrets.token_hex(32),
+            "expires_at": now + timedelta(days=ttl_days or self.policy.token_ttl_days),
+        }
 
     async def revoke_raw(self, raw: str) -> None:
         await identity.revoke_token_hash(hash_token(raw), utcnow())
@@ -183,20 +196,10 @@ class TokenService:
     async def _rotate(self, token: ApiToken, raw: str, now: datetime) -> str:
         replacement = derive_replacement(token.rotation_key, raw)
         if token.replaced_by_id is None:
-            await identity.record_rotation(
-                token,
-                {
-                    "user_id": token.user_id,
-                    "team_id": token.team_id,
-                    "token_hash": hash_token(replacement),
-                    "prefix": replacement[:12],
-                    "name": token.name,
-                    "origin": "rotation",
-                    "rotation_key": secrets.token_hex(32),
-                    "expires_at": now + timedelta(days=self.policy.token_ttl_days),
-                },
-                now,
+            fields = self._token_fields(
+                replacement, user_id=token.user_id, team_id=token.team_id, name=token.name, origin="rotation", now=now
             )
+            await identity.record_rotation(token, fields, now)
         return replacement
 
     async def revoke(self, *, prefix: str | None = None, email: str | None = None) -> int:

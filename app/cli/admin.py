@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.table import Table
@@ -20,6 +21,7 @@ from app.runtime.config_loader import PROJECT_ROOT
 from app.runtime.settings import Settings
 from app.runtime.stack import backing_services
 
+T = TypeVar("T")
 token_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 config_app = typer.Typer(help="Check and document the configuration.", no_args_is_help=True)
 
@@ -43,13 +45,22 @@ def migrate(
         out.print(f"applied: {', '.join(m.filename for m in applied)}" if applied else "schema is up to date")
 
 
-async def _with_database(settings: Settings, database_url: str, action):
-    await prepare_database(database_url)
-    await open_database(database_url, settings.database)
-    try:
-        return await action()
-    finally:
-        await close_database()
+def run_on_database(settings: Settings, action: Callable[[], Awaitable[T]]) -> T:
+    """Run `action` with the ORM open on a current schema; bad input becomes one line and exit 2."""
+
+    async def run() -> T:
+        await prepare_database(stack.database_url)
+        await open_database(stack.database_url, settings.database)
+        try:
+            return await action()
+        finally:
+            await close_database()
+
+    with user_errors(), backing_services(settings, need_redis=False) as stack:
+        try:
+            return run_async(run)
+        except InvalidRequest as exc:
+            raise fail(exc.detail) from None
 
 
 @token_app.command("create")
@@ -65,18 +76,9 @@ def token_create(
     """Issue a bearer token. Only the token is printed on stdout, so it can be captured by scripts."""
     settings = settings_from_cli(data_dir, config)
     service = TokenService(settings.auth)
-    with user_errors(), backing_services(settings, need_redis=False) as stack:
-        try:
-            raw, row = run_async(
-                partial(
-                    _with_database,
-                    settings,
-                    stack.database_url,
-                    partial(service.issue, email=email, team=team, name=name, user_name=user_name, ttl_days=ttl_days),
-                )
-            )
-        except InvalidRequest as exc:
-            raise fail(exc.detail) from None
+    raw, row = run_on_database(
+        settings, partial(service.issue, email=email, team=team, name=name, user_name=user_name, ttl_days=ttl_days)
+    )
     console.print(f"token {row.prefix}… for {email} in team {team!r}, expires {row.expires_at:%Y-%m-%d %H:%M} UTC")
     out.print(raw, soft_wrap=True)
 
@@ -89,8 +91,7 @@ def token_list(
 ) -> None:
     """List tokens (prefixes only; tokens themselves are never stored)."""
     settings = settings_from_cli(data_dir, config)
-    with user_errors(), backing_services(settings, need_redis=False) as stack:
-        rows = run_async(partial(_with_database, settings, stack.database_url, partial(list_tokens, email)))
+    rows = run_on_database(settings, partial(list_tokens, email))
     header = ("prefix", "user", "team", "origin", "name", "expires (UTC)", "state")
     lines = [
         (
@@ -124,15 +125,7 @@ def token_revoke(
     """Revoke tokens; requests with them are rejected from then on."""
     settings = settings_from_cli(data_dir, config)
     service = TokenService(settings.auth)
-    with user_errors(), backing_services(settings, need_redis=False) as stack:
-        try:
-            count = run_async(
-                partial(
-                    _with_database, settings, stack.database_url, partial(service.revoke, prefix=prefix, email=email)
-                )
-            )
-        except InvalidRequest as exc:
-            raise fail(exc.detail) from None
+    count = run_on_database(settings, partial(service.revoke, prefix=prefix, email=email))
     out.print(f"revoked {count} token{'s' if count != 1 else ''}")
     if count == 0:
         raise typer.Exit(1)

@@ -18,16 +18,8 @@ from urllib.parse import quote
 import psutil
 
 from app.errors import EmbeddedServiceError
-from app.runtime.processes import (
-    Holder,
-    HolderFile,
-    choose_port,
-    file_lock,
-    port_is_free,
-    run_quiet,
-    stop_pid,
-    write_private,
-)
+from app.runtime.embedded_server import EmbeddedServer, Running
+from app.runtime.processes import run_quiet, write_private
 
 
 def server_binary() -> Path:
@@ -37,49 +29,21 @@ def server_binary() -> Path:
     return Path(spec.origin).parent / "bin" / "redis-server"
 
 
-class EmbeddedRedis:
+class EmbeddedRedis(EmbeddedServer):
+    label = "Redis"
+    port_setting = "embedded.redis_port"
+    stop_signal = signal.SIGTERM  # Redis flushes the append-only file and exits cleanly
+
     def __init__(self, data_dir: Path, *, port: int = 0, start_timeout: float = 30.0) -> None:
-        self.root = data_dir / "redis"
+        super().__init__(data_dir / "redis", port=port, start_timeout=start_timeout)
         self.conf_file = self.root / "redis.conf"
-        self.password_file = self.root / "password"
-        self.port_file = self.root / "port"
         self.pid_file = self.root / "redis.pid"
         self.log_file = self.root / "redis.log"
-        self.configured_port = port
-        self.start_timeout = start_timeout
-        self.holders = HolderFile(self.root / "holders.json")
-        self._lock_path = self.root / ".lock"
-        self._holder = Holder.current()
-        self.port: int | None = None
-
-    def start(self) -> None:
-        with file_lock(self._lock_path):
-            self.root.mkdir(parents=True, exist_ok=True)
-            if not self.password_file.exists():
-                write_private(self.password_file, secrets.token_urlsafe(24))
-            pid = self.running_pid()
-            if pid is None:
-                self._start_server()
-            else:
-                self.port = int(self.port_file.read_text())
-            self.holders.add(self._holder)
-
-    def release(self) -> bool:
-        with file_lock(self._lock_path):
-            remaining = self.holders.remove(self._holder)
-            pid = self.running_pid()
-            if remaining or pid is None:
-                return False
-            # SIGTERM makes Redis flush the append-only file and exit cleanly.
-            stop_pid(pid, signal.SIGTERM, timeout=30)
-            self.pid_file.unlink(missing_ok=True)
-            return True
 
     def url(self) -> str:
-        if self.port is None:
-            raise EmbeddedServiceError("embedded Redis is not started")
+        port = self._started_port()
         password = quote(self.password_file.read_text().strip(), safe="")
-        return f"redis://:{password}@127.0.0.1:{self.port}/0"
+        return f"redis://:{password}@127.0.0.1:{port}/0"
 
     def running_pid(self) -> int | None:
         try:
@@ -92,11 +56,20 @@ class EmbeddedRedis:
             pass
         return None
 
-    def _start_server(self) -> None:
+    def _running(self) -> Running | None:
+        pid = self.running_pid()
+        return Running(pid, int(self.port_file.read_text())) if pid is not None else None
+
+    def _prepare(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.password_file.exists():
+            write_private(self.password_file, secrets.token_urlsafe(24))
+
+    def _after_stop(self) -> None:
+        self.pid_file.unlink(missing_ok=True)
+
+    def _launch(self, port: int) -> Running:
         self.pid_file.unlink(missing_ok=True)  # stale: its process is gone or is not our server
-        port = choose_port(self.configured_port, self.port_file)
-        if not port_is_free(port):
-            raise EmbeddedServiceError(f"port {port} for embedded Redis is in use (embedded.redis_port)")
         password = self.password_file.read_text().strip()
         write_private(
             self.conf_file,
@@ -120,12 +93,11 @@ class EmbeddedRedis:
         run_quiet(
             [str(server_binary()), str(self.conf_file)], user=None, timeout=self.start_timeout, what="starting Redis"
         )
-        self.port_file.write_text(str(port))
-        self.port = port
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
-            if self.running_pid() is not None and _ping(port, password):
-                return
+            pid = self.running_pid()
+            if pid is not None and _ping(port, password):
+                return Running(pid, port)
             time.sleep(0.05)
         raise EmbeddedServiceError(f"Redis did not become ready in {self.start_timeout:.0f} s (log: {self.log_file})")
 

@@ -24,6 +24,28 @@ async def make_file(team: Team) -> tuple[Repository, CodeFile]:
     return repo, file
 
 
+async def make_chunk(**fields: object) -> Chunk:
+    """A chunk in a fresh repository; `fields` override the defaults."""
+    team, _ = await make_owner()
+    repo, file = await make_file(team)
+    values: dict[str, object] = {
+        "path": "a.py",
+        "start_line": 1,
+        "end_line": 1,
+        "text": "x",
+        "search_text": "x",
+        "content_hash": "h",
+    }
+    return await Chunk.create(team=team, repository=repo, file=file, **(values | fields))
+
+
+async def make_query() -> tuple[Team, Session, UserQuery]:
+    team, user = await make_owner()
+    session = await Session.create(team=team, user=user, session_type="VSCODE_EXT_SESSION", summary="s")
+    query = await UserQuery.create(team=team, user=user, session=session, text="hi", model="m", fingerprint="f")
+    return team, session, query
+
+
 def unit(values: list[float]) -> list[float]:
     norm = math.sqrt(sum(v * v for v in values))
     return [v / norm for v in values]
@@ -59,19 +81,7 @@ async def test_vectors_round_trip_and_rank_by_cosine_distance(db):
 
 
 async def test_full_text_column_is_generated_from_search_text(db):
-    team, _ = await make_owner()
-    repo, file = await make_file(team)
-    await Chunk.create(
-        team=team,
-        repository=repo,
-        file=file,
-        path="a.py",
-        start_line=1,
-        end_line=1,
-        text="def parseConfig(): ...",
-        search_text="def parse config parseConfig",
-        content_hash="h",
-    )
+    await make_chunk(text="def parseConfig(): ...", search_text="def parse config parseConfig")
     rows = await Tortoise.get_connection("default").execute_query_dict(
         "SELECT path FROM chunks WHERE tsv @@ plainto_tsquery('simple', $1)", ["parse config"]
     )
@@ -79,28 +89,12 @@ async def test_full_text_column_is_generated_from_search_text(db):
 
 
 async def test_embedding_dimension_must_match_its_declared_size(db):
-    team, _ = await make_owner()
-    repo, file = await make_file(team)
     with pytest.raises(IntegrityError):
-        await Chunk.create(
-            team=team,
-            repository=repo,
-            file=file,
-            path="a.py",
-            start_line=1,
-            end_line=1,
-            text="x",
-            search_text="x",
-            content_hash="h",
-            embedding=[0.1, 0.2, 0.3],
-            embedding_dim=384,
-        )
+        await make_chunk(embedding=[0.1, 0.2, 0.3], embedding_dim=384)
 
 
 async def test_a_session_has_at_most_one_running_step(db):
-    team, user = await make_owner()
-    session = await Session.create(team=team, user=user, session_type="VSCODE_EXT_SESSION", summary="s")
-    query = await UserQuery.create(team=team, user=user, session=session, text="hi", model="m", fingerprint="f")
+    team, session, query = await make_query()
     await Step.create(team=team, session=session, user_query=query, stream_id="a" * 32, ordinal=1)
     with pytest.raises(IntegrityError):
         await Step.create(team=team, session=session, user_query=query, stream_id="b" * 32, ordinal=2)
@@ -109,8 +103,6 @@ async def test_a_session_has_at_most_one_running_step(db):
 
 
 async def test_stream_ids_must_be_32_lowercase_hex(db):
-    team, user = await make_owner()
-    session = await Session.create(team=team, user=user, session_type="VSCODE_EXT_SESSION", summary="s")
-    query = await UserQuery.create(team=team, user=user, session=session, text="hi", model="m", fingerprint="f")
+    team, session, query = await make_query()
     with pytest.raises(IntegrityError):
         await Step.create(team=team, session=session, user_query=query, stream_id="Z" * 32, ordinal=1)

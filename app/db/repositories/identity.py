@@ -34,27 +34,8 @@ async def ensure_membership(user: User, team: Team) -> None:
     await Membership.get_or_create(user_id=user.id, team_id=team.id)
 
 
-async def create_token(
-    *,
-    user_id: int,
-    team_id: int,
-    token_hash: str,
-    prefix: str,
-    name: str,
-    origin: str,
-    rotation_key: str,
-    expires_at: datetime,
-) -> ApiToken:
-    return await ApiToken.create(
-        user_id=user_id,
-        team_id=team_id,
-        token_hash=token_hash,
-        prefix=prefix,
-        name=name,
-        origin=origin,
-        rotation_key=rotation_key,
-        expires_at=expires_at,
-    )
+async def create_token(**fields: object) -> ApiToken:
+    return await ApiToken.create(**fields)
 
 
 async def find_token(token_hash: str) -> ApiToken | None:
