@@ -14,6 +14,7 @@ from app.auth.login import LoginBindings
 from app.auth.tokens import TokenService
 from app.db.connection import close_database, open_database
 from app.errors import ConfigError
+from app.llm.registry import ModelRegistry
 from app.runtime.config_loader import load_settings
 from app.runtime.logging import configure_logging, sanic_log_config
 from app.runtime.redis_client import open_redis
@@ -50,7 +51,8 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
     )
     app.ctx.settings = settings
     app.ctx.version = __version__
-    app.ctx.client_config = ClientConfigSnapshots.build(settings)
+    app.ctx.models = ModelRegistry(settings.llm, settings.providers)
+    app.ctx.client_config = ClientConfigSnapshots.build(settings, app.ctx.models)
     app.ctx.tokens = TokenService(settings.auth)
     app.ctx.redactor = redactor
 

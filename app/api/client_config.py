@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.api import paths
+from app.llm.registry import ModelRegistry
 from app.runtime.settings import Settings
 
 OPERATING_SYSTEMS = ("darwin", "linux", "win32")
@@ -25,11 +26,7 @@ def websocket_base(http_base: str) -> str:
     )
 
 
-def picker_models(settings: Settings) -> list[dict[str, Any]]:
-    return [m.model_dump(mode="json", exclude_none=True) for m in settings.llm.models]
-
-
-def essential_payload(settings: Settings, os_name: str, arch: str) -> dict[str, Any]:
+def essential_payload(settings: Settings, registry: ModelRegistry, os_name: str, arch: str) -> dict[str, Any]:
     base = settings.server.base_url()
     ws = websocket_base(base)
     essential = settings.client_config.essential
@@ -46,7 +43,7 @@ def essential_payload(settings: Settings, os_name: str, arch: str) -> dict[str, 
         "BROWSER_HOST": essential.BROWSER_HOST or base,
         "POLLING_MAX_ATTEMPTS": essential.POLLING_MAX_ATTEMPTS,
         "ENABLE_EXTENSION_EMBEDDINGS": essential.ENABLE_EXTENSION_EMBEDDINGS,
-        "LLM_MODELS": picker_models(settings),
+        "LLM_MODELS": [model.picker_entry() for model in registry.picker()],
         "BINARY": {
             **(target.model_dump(mode="json") if target else {}),
             "port_range": list(binary.port_range),
@@ -80,10 +77,10 @@ class ClientConfigSnapshots:
     local_binary: bytes
 
     @classmethod
-    def build(cls, settings: Settings) -> ClientConfigSnapshots:
+    def build(cls, settings: Settings, registry: ModelRegistry) -> ClientConfigSnapshots:
         return cls(
             essential={
-                (os_name, arch): _dump(essential_payload(settings, os_name, arch))
+                (os_name, arch): _dump(essential_payload(settings, registry, os_name, arch))
                 for os_name in OPERATING_SYSTEMS
                 for arch in ARCHITECTURES
             },

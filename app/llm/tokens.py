@@ -1,0 +1,65 @@
+"""Offline token estimation (no tokenizer downloads): a conservative count checked before every call.
+
+Byte-pair tokenizers split text into words, numbers, punctuation and whitespace, then break long pieces
+into sub-words of ~4 characters. We count the same way and round every piece up, which over-estimates by a
+few percent on prose and code (see bench/llm_overhead.py for the calibration against a real tokenizer) and
+never under-estimates by much: a request we accept fits, a request we reject is near the limit anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+
+from app.llm.types import ImagePart, LLMRequest, Message, TextPart, ThinkingPart, ToolCallPart, ToolResultPart
+
+PIECES = re.compile(r"[A-Za-z]+|[0-9]+|[^\sA-Za-z0-9]|\s+")
+MESSAGE_OVERHEAD = 4  # role markers and separators per message
+IMAGE_TOKENS = 1600  # a large image on the most expensive provider's tiling
+TOOL_OVERHEAD = 10
+OFF_LOOP_CHARS = 200_000  # count bigger inputs in a worker thread, off the event loop
+
+
+def count_text(text: str) -> int:
+    tokens = 0
+    for piece in PIECES.findall(text):
+        first = piece[0]
+        if first.isspace():
+            tokens += piece.count("\n") if "\n" in piece else (1 if len(piece) > 1 else 0)
+        elif first.isascii() and first.isalpha():
+            tokens += math.ceil(len(piece) / 4)
+        elif first.isdigit():
+            tokens += math.ceil(len(piece) / 3)
+        else:
+            tokens += 1 if first.isascii() else len(piece.encode()) // 2 or 1
+    return tokens
+
+
+def count_message(message: Message) -> int:
+    tokens = MESSAGE_OVERHEAD
+    for part in message.parts:
+        if isinstance(part, TextPart | ThinkingPart):
+            tokens += count_text(part.text)
+        elif isinstance(part, ImagePart):
+            tokens += IMAGE_TOKENS
+        elif isinstance(part, ToolCallPart):
+            tokens += count_text(part.name) + count_text(json.dumps(part.arguments)) + TOOL_OVERHEAD
+        elif isinstance(part, ToolResultPart):
+            tokens += TOOL_OVERHEAD + sum(
+                IMAGE_TOKENS if isinstance(c, ImagePart) else count_text(c.text) for c in part.content
+            )
+    return tokens
+
+
+def count_request(request: LLMRequest) -> int:
+    tools = sum(count_text(t.name + t.description + json.dumps(t.input_schema)) + TOOL_OVERHEAD for t in request.tools)
+    return tools + sum(count_message(m) for m in request.messages)
+
+
+async def estimate_request(request: LLMRequest) -> int:
+    size = sum(len(p.text) for m in request.messages for p in m.parts if isinstance(p, TextPart))
+    if size > OFF_LOOP_CHARS:
+        return await asyncio.to_thread(count_request, request)
+    return count_request(request)
