@@ -169,3 +169,30 @@ class InternalError(AdjutantError):
 class ServiceUnavailable(AdjutantError):
     code = "SERVICE_UNAVAILABLE"
     http_status = 503
+
+
+# --- model calls (the LLM layer's typed errors, as they reach HTTP clients) ---------------------------------
+
+
+class LLMThrottled(AdjutantError):
+    code = "LLM_THROTTLED"
+    http_status = 429
+
+    def __init__(self, detail: str, *, retry_after: float | None, meta: dict[str, Any]) -> None:
+        super().__init__(detail, meta=meta)
+        self.retry_after = None if retry_after is None else max(1, round(retry_after))
+
+
+class InputTokenLimitExceeded(AdjutantError):
+    code = "INPUT_TOKEN_LIMIT_EXCEEDED"
+    http_status = 422
+
+
+class ProviderFailure(AdjutantError):
+    code = "PROVIDER_ERROR"
+    http_status = 502
+
+
+class ModelUnavailable(AdjutantError):
+    code = "MODEL_UNAVAILABLE"
+    http_status = 503

@@ -9,12 +9,14 @@ from sanic import Sanic
 
 from app.api import errors, guards
 from app.api.client_config import ClientConfigSnapshots
-from app.api.routes import auth, configs, health, out_of_scope, telemetry
+from app.api.routes import auth, configs, health, llm, out_of_scope, telemetry
 from app.auth.login import LoginBindings
 from app.auth.tokens import TokenService
 from app.db.connection import close_database, open_database
 from app.errors import ConfigError
+from app.llm.providers.pool import ProviderPool
 from app.llm.registry import ModelRegistry
+from app.llm.router import LLMRouter
 from app.runtime.config_loader import load_settings
 from app.runtime.logging import configure_logging, sanic_log_config
 from app.runtime.redis_client import open_redis
@@ -52,13 +54,15 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
     app.ctx.settings = settings
     app.ctx.version = __version__
     app.ctx.models = ModelRegistry(settings.llm, settings.providers)
+    app.ctx.llm_providers = ProviderPool(settings.providers, settings.llm.router)
+    app.ctx.llm = LLMRouter(app.ctx.models, app.ctx.llm_providers, settings.llm.router)
     app.ctx.client_config = ClientConfigSnapshots.build(settings, app.ctx.models)
     app.ctx.tokens = TokenService(settings.auth)
     app.ctx.redactor = redactor
 
     errors.install(app)
     guards.install(app)
-    for blueprint in (health.bp, configs.bp, auth.bp, out_of_scope.bp, telemetry.bp):
+    for blueprint in (health.bp, configs.bp, auth.bp, llm.bp, out_of_scope.bp, telemetry.bp):
         app.blueprint(blueprint)
 
     @app.before_server_start
@@ -75,6 +79,7 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
         redis = getattr(app.ctx, "redis", None)
         if redis is not None:
             await redis.aclose()
+        await app.ctx.llm_providers.aclose()
         await close_database()
         close_sentry()
 

@@ -12,13 +12,18 @@ from sanic.handlers import ErrorHandler
 from app.api.envelopes import error_response
 from app.errors import (
     AdjutantError,
+    InputTokenLimitExceeded,
     InternalError,
     InvalidRequest,
+    LLMThrottled,
     MethodNotAllowed,
+    ModelUnavailable,
     PayloadTooLarge,
+    ProviderFailure,
     RouteNotFound,
     ServiceUnavailable,
 )
+from app.llm import errors as llm_errors
 
 log = logging.getLogger("adjutant.api")
 
@@ -26,6 +31,8 @@ log = logging.getLogger("adjutant.api")
 def to_adjutant_error(exc: BaseException) -> AdjutantError:
     if isinstance(exc, AdjutantError):
         return exc
+    if isinstance(exc, llm_errors.LLMError):
+        return from_llm_error(exc)
     if isinstance(exc, ValidationError):
         return InvalidRequest(errors=validation_details(exc))
     if isinstance(exc, sanic_exc.NotFound):
@@ -41,6 +48,19 @@ def to_adjutant_error(exc: BaseException) -> AdjutantError:
     if isinstance(exc, sanic_exc.RequestTimeout):
         return InvalidRequest("request timed out")
     return InternalError("internal error")
+
+
+def from_llm_error(exc: llm_errors.LLMError) -> AdjutantError:
+    where = {"model": exc.model, "provider": exc.provider}
+    if isinstance(exc, llm_errors.Throttled):
+        return LLMThrottled(exc.message, retry_after=exc.retry_after, meta=where | {"retry_after": exc.retry_after})
+    if isinstance(exc, llm_errors.InputTokenLimitExceeded):
+        return InputTokenLimitExceeded(
+            exc.message, meta=where | {"current_tokens": exc.current, "max_tokens": exc.maximum}
+        )
+    if isinstance(exc, llm_errors.ModelUnavailable):
+        return ModelUnavailable(exc.message, meta=where)
+    return ProviderFailure(exc.message, meta=where)
 
 
 def validation_details(exc: ValidationError) -> list[dict[str, str]]:

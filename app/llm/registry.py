@@ -56,7 +56,7 @@ def route_available(route: ModelRoute, keys: ProviderKeys, environ: Mapping[str,
             model = local_model_file(route, keys)
             return importlib.util.find_spec("llama_cpp") is not None and model is not None and model.is_file()
         case "scripted":
-            return Path(route.script_path).is_file()
+            return True  # the script is read on every call, so it may be written after start-up
     return False
 
 

@@ -3,6 +3,8 @@ side by side, restart, and a clean shutdown that stops the embedded servers."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import signal
 import subprocess
@@ -22,7 +24,15 @@ READY_WITHIN_S = 30
 
 def cli_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ADJUTANT_")}
-    for name in ("DATABASE_URL", "REDIS_URL", "SENTRY_DSN"):
+    for name in (
+        "DATABASE_URL",
+        "REDIS_URL",
+        "SENTRY_DSN",
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "GEMINI_API_KEY",
+        "GOOGLE_API_KEY",
+    ):
         env.pop(name, None)
     env["ADJUTANT_LOGGING__FORMAT"] = "json"
     env["XDG_DATA_HOME"] = str(data_dir.parent / "xdg")  # never touch the real user's default data dir
@@ -169,3 +179,39 @@ def test_with_embedded_servers_disabled_a_missing_url_is_a_clear_error(tmp_path:
     assert result.returncode == 1
     assert "DATABASE_URL must be set" in result.stderr
     assert not (tmp_path / "xdg").exists(), "nothing is created in the default data dir when the config is refused"
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is None, reason="needs the `local` extra (uv sync --extra local)"
+)
+def test_with_no_provider_keys_serve_answers_with_the_local_model(tmp_path: Path):
+    data_dir = tmp_path / "data"
+    token = adjutant("token", "create", "--email", "a@example.com", "--team", "t", data_dir=data_dir).stdout.strip()
+    port = free_port()
+    server, _ = start_serve(data_dir, port)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        models = httpx.get(f"{base}/v1/llm/models", headers={"Authorization": f"Bearer {token}"}).json()["data"]
+        assert models["default"] == "local-smollm2"
+        essential = httpx.get(
+            f"{base}/end_user/v1/configs/get-essential-configs",
+            headers=CLIENT_HEADERS,
+            params={"consumer": "VSCODE_EXT", "os": "linux", "arch": "x64"},
+        ).json()["data"]
+        assert [m["name"] for m in essential["LLM_MODELS"]] == ["local-smollm2"]
+        response = httpx.post(
+            f"{base}/v1/llm/stream",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=120,
+            json={"messages": [{"role": "user", "content": "Say hello."}], "max_output_tokens": 16},
+        )
+        assert response.status_code == 200
+        text = "".join(
+            json.loads(line[6:]).get("text", "")
+            for line in response.text.splitlines()
+            if line.startswith("data: ") and '"text_delta"' in line
+        )
+        assert text.strip()
+        assert "event: finish" in response.text
+    finally:
+        stop(server)

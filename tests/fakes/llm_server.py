@@ -29,6 +29,7 @@ class Reply:
     event_delay_s: float = 0.0
     disconnect_after: int | None = None  # drop the connection after this many SSE events
     pauses: dict[int, float] = field(default_factory=dict)  # event index -> seconds to wait before sending it
+    prerendered: bytes | None = None  # a whole SSE body sent in one write (benchmarks: the server costs nothing)
 
     @classmethod
     def error(cls, status: int, body: Any, headers: dict[str, str] | None = None) -> Reply:
@@ -91,7 +92,7 @@ class FakeLLMServer:
         if reply.hang_s:
             time.sleep(reply.hang_s)
         try:
-            if reply.sse is None:
+            if reply.sse is None and reply.prerendered is None:
                 payload = json.dumps(reply.body if reply.body is not None else {}).encode()
                 handler.send_response(reply.status)
                 handler.send_header("Content-Type", "application/json")
@@ -108,6 +109,11 @@ class FakeLLMServer:
             for name, value in reply.headers.items():
                 handler.send_header(name, value)
             handler.end_headers()
+            if reply.prerendered is not None:
+                _chunk(handler, reply.prerendered)
+                handler.wfile.write(b"0\r\n\r\n")
+                handler.wfile.flush()
+                return
             for index, (event, data) in enumerate(reply.sse):
                 if reply.disconnect_after is not None and index >= reply.disconnect_after:
                     handler.wfile.flush()
@@ -140,3 +146,12 @@ class FakeLLMServer:
 def _chunk(handler: BaseHTTPRequestHandler, data: bytes) -> None:
     handler.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
     handler.wfile.flush()
+
+
+def render_sse(events: list[tuple[str | None, Any]], terminator: str | None = None) -> bytes:
+    parts = [
+        (f"event: {e}\n" if e else "") + f"data: {d if isinstance(d, str) else json.dumps(d)}\n\n" for e, d in events
+    ]
+    if terminator is not None:
+        parts.append(f"data: {terminator}\n\n")
+    return "".join(parts).encode()

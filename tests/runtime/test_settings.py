@@ -61,8 +61,14 @@ def test_conventional_environment_names_map_to_settings():
 
 def test_structured_values_from_the_environment_are_json():
     models = [
-        {"id": 7, "name": "gpt", "display_name": "GPT", "input_token_limit": 1000, "output_token_limit": 100,
-         "routes": [{"provider": "openai", "model": "gpt-4.1"}]}
+        {
+            "id": 7,
+            "name": "gpt",
+            "display_name": "GPT",
+            "input_token_limit": 1000,
+            "output_token_limit": 100,
+            "routes": [{"provider": "openai", "model": "gpt-4.1"}],
+        }
     ]
     settings = load(
         {

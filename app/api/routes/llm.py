@@ -1,0 +1,100 @@
+"""Direct model access for our own clients: the models usable here, and one streamed completion.
+
+`POST /v1/llm/stream` answers with server-sent events, one per provider-neutral event (`route`,
+`text_delta`, `thinking_delta`, `tool_call_*`, `usage`, `finish` or `error`), then `done`. Failures before
+the first event are ordinary HTTP errors (429 LLM_THROTTLED with Retry-After, 422
+INPUT_TOKEN_LIMIT_EXCEEDED, 502 PROVIDER_ERROR, 503 MODEL_UNAVAILABLE); after it, an `error` event.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse
+
+from app.api.envelopes import success
+from app.api.validation import parse_body
+from app.llm.registry import ModelRegistry
+from app.llm.router import LLMRouter
+from app.llm.types import LLMEvent, LLMRequest, Message, ReasoningLevel, TextPart
+
+bp = Blueprint("llm", url_prefix="/v1/llm")
+MAX_MESSAGES = 200
+MAX_CONTENT_CHARS = 2_000_000
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str = Field(max_length=MAX_CONTENT_CHARS)
+
+
+class StreamBody(BaseModel):
+    model: str | None = None
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
+    max_output_tokens: int | None = Field(default=None, ge=1, le=200_000)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    reasoning: ReasoningLevel | None = None
+
+
+@bp.get("/models", ctx_auth="required", ctx_client="none")
+async def models(request: Request) -> HTTPResponse:
+    registry: ModelRegistry = request.app.ctx.models
+    usable = [m for m in registry.models.values() if m.available]
+    return success(
+        {
+            "default": registry.default().name if usable else None,
+            "models": [
+                {
+                    **m.picker_entry(),
+                    "output_token_limit": m.spec.output_token_limit,
+                    "providers": [r.provider for r in m.routes],
+                }
+                for m in usable
+            ],
+        }
+    )
+
+
+@bp.post("/stream", ctx_auth="required", ctx_client="none")
+async def stream(request: Request) -> HTTPResponse | None:
+    body = parse_body(request, StreamBody)
+    registry: ModelRegistry = request.app.ctx.models
+    model, _ = registry.resolve(body.model)
+    llm_request = LLMRequest(
+        model=model.name,
+        messages=tuple(_message(m) for m in body.messages),
+        max_output_tokens=body.max_output_tokens,
+        temperature=body.temperature,
+        reasoning=body.reasoning,
+        purpose="api",
+    )
+    router: LLMRouter = request.app.ctx.llm
+    events = router.stream(llm_request)
+    try:
+        first = await anext(events)  # failures before any output become HTTP errors
+        response = await request.respond(
+            content_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
+        await response.send(_frame(first))
+        async for event in events:
+            await response.send(_frame(event))
+        await response.send("event: done\ndata: {}\n\n")
+        await response.eof()
+    finally:
+        await events.aclose()
+    return None
+
+
+def _message(message: ChatMessage) -> Message:
+    if message.role == "system":
+        return Message.system(message.content)
+    if message.role == "user":
+        return Message.user(message.content)
+    return Message.assistant(TextPart(text=message.content))
+
+
+def _frame(event: LLMEvent) -> str:
+    return f"event: {event.kind}\ndata: {json.dumps(event.model_dump(mode='json'))}\n\n"
