@@ -60,16 +60,19 @@ def transcript(api: str, n: int) -> tuple[str, bytes]:
         )
         return "/v1/responses", render_sse(events)
     if api == "openai_chat":
-        chunk = lambda d, f=None: (
-            None,
-            {
-                "id": "c",
-                "object": "chat.completion.chunk",
-                "created": 1,
-                "model": "m",
-                "choices": [{"index": 0, "delta": d, "finish_reason": f}],
-            },
-        )
+
+        def chunk(d, f=None):
+            return (
+                None,
+                {
+                    "id": "c",
+                    "object": "chat.completion.chunk",
+                    "created": 1,
+                    "model": "m",
+                    "choices": [{"index": 0, "delta": d, "finish_reason": f}],
+                },
+            )
+
         events = [chunk({"content": f"tok{i} "}) for i in range(n)] + [chunk({}, "stop")]
         return "/v1/chat/completions", render_sse(events, "[DONE]")
     if api == "anthropic":
