@@ -141,3 +141,26 @@ async def test_requests_sent_match_each_providers_wire_format(fake_llm: FakeLLMS
         declarations = body["tools"][0]["functionDeclarations"]
         assert [d["name"] for d in declarations] == ["read_file", "grep"]
         assert sent.headers["x-goog-api-key"] == "gemini-test-key"
+
+
+async def test_gemini_on_vertex_speaks_the_same_stream_with_google_credentials(fake_llm: FakeLLMServer):
+    from google.oauth2.credentials import Credentials
+
+    from app.llm.providers.pool import ProviderPool
+    from tests.llm.conftest import router_policy
+
+    case = load("gemini", "thinking")
+    fake_llm.queue(*replies(case))
+    route = ModelRoute(provider="vertex", model="gemini-test", base_url=fake_llm.base_url)
+    keys = keys_for(fake_llm.base_url, vertex_project="my-project", vertex_location="europe-west4")
+    model = registry_of(keys, spec("m", route)).get("m")
+    pool = ProviderPool(keys, router_policy(), environ={}, google_credentials=Credentials(token="vertex-token"))
+    adapter = pool(route)
+    try:
+        events = [event async for event in adapter.stream(call_for(model))]
+    finally:
+        await pool.aclose()
+    assert normalise(events, "gemini") == case["expected"]
+    sent = fake_llm.requests[-1]
+    assert "/projects/my-project/locations/europe-west4/publishers/google/models/gemini-test:streamGenerateContent" in sent.path
+    assert sent.headers["authorization"] == "Bearer vertex-token"

@@ -12,10 +12,13 @@ from app.runtime.settings import ModelRoute, ProviderKeys, RouterSettings
 class ProviderPool:
     """Maps a route to its adapter. SDK retries are off: the router owns retries, backoff and fallback."""
 
-    def __init__(self, keys: ProviderKeys, policy: RouterSettings, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, keys: ProviderKeys, policy: RouterSettings, environ: Mapping[str, str] | None = None,
+                 google_credentials: object | None = None) -> None:
         self.keys = keys
         self.policy = policy
         self.environ = os.environ if environ is None else environ
+        # Vertex AI authenticates with Google credentials; None = application-default credentials (ADC).
+        self.google_credentials = google_credentials
         self._adapters: dict[tuple[str, ...], Provider] = {}
 
     def __call__(self, route: ModelRoute) -> Provider:
@@ -83,6 +86,7 @@ class ProviderPool:
                         project=self.keys.vertex_project,
                         location=self.keys.vertex_location,
                         http_options=options,
+                        credentials=self.google_credentials,
                     )
                 return GeminiProvider(client, name=route.provider)
             case "local":
