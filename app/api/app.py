@@ -9,9 +9,12 @@ from sanic import Sanic
 
 from app.api import errors, guards
 from app.api.client_config import ClientConfigSnapshots
-from app.api.routes import auth, configs, health, llm, out_of_scope, telemetry
+from app.api.routes import auth, chat_ws, configs, health, history, llm, out_of_scope, telemetry
 from app.auth.login import LoginBindings
 from app.auth.tokens import TokenService
+from app.chat.running import RunningSteps
+from app.chat.solver import QuerySolver
+from app.chat.step_stream import LiveHub, StepBuffer
 from app.db.connection import close_database, open_database
 from app.errors import ConfigError
 from app.llm.providers.pool import ProviderPool
@@ -22,6 +25,7 @@ from app.runtime.logging import configure_logging, sanic_log_config
 from app.runtime.redis_client import open_redis
 from app.runtime.sentry import close_sentry, init_sentry
 from app.runtime.settings import Settings, secret_values
+from app.tools.server_tools import ServerToolRegistry
 from app.version import __version__
 
 log = logging.getLogger("adjutant")
@@ -56,13 +60,14 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
     app.ctx.models = ModelRegistry(settings.llm, settings.providers)
     app.ctx.llm_providers = ProviderPool(settings.providers, settings.llm.router)
     app.ctx.llm = LLMRouter(app.ctx.models, app.ctx.llm_providers, settings.llm.router)
+    app.ctx.server_tools = ServerToolRegistry()  # modules register their server tools here
     app.ctx.client_config = ClientConfigSnapshots.build(settings, app.ctx.models)
     app.ctx.tokens = TokenService(settings.auth)
     app.ctx.redactor = redactor
 
     errors.install(app)
     guards.install(app)
-    for blueprint in (health.bp, configs.bp, auth.bp, llm.bp, out_of_scope.bp, telemetry.bp):
+    for blueprint in (health.bp, configs.bp, auth.bp, llm.bp, history.bp, chat_ws.bp, out_of_scope.bp, telemetry.bp):
         app.blueprint(blueprint)
 
     @app.before_server_start
@@ -73,6 +78,23 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
         app.ctx.login_bindings = LoginBindings(
             app.ctx.redis, settings.redis.key_prefix, settings.auth.login_binding_ttl_minutes
         )
+        app.ctx.running = RunningSteps(app.ctx.redis, settings.redis.key_prefix)
+        await app.ctx.running.start()
+        app.ctx.solver = QuerySolver(
+            settings=settings.chat,
+            registry=app.ctx.models,
+            router=app.ctx.llm,
+            buffer=StepBuffer(app.ctx.redis, settings.redis.key_prefix),
+            hub=LiveHub(),
+            running=app.ctx.running,
+            server_tools=app.ctx.server_tools,
+        )
+
+    @app.before_server_stop
+    async def stop_steps(app: Sanic) -> None:
+        running = getattr(app.ctx, "running", None)
+        if running is not None:
+            await running.stop()
 
     @app.after_server_stop
     async def close_resources(app: Sanic) -> None:

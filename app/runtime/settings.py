@@ -273,6 +273,30 @@ class LLMSettings(Section):
         return self
 
 
+class ChatSettings(Section):
+    step_cap: int = Field(ge=1, le=500, description="Model calls per user query before it is ended (PROTOCOL §6.5).")
+    max_tool_uses_per_step: int = Field(ge=1, le=128, description="Tool calls kept per step; extra ones are dropped.")
+    step_timeout_s: float = Field(gt=0, description="Wall-clock limit of one step.")
+    malformed_retries: int = Field(ge=0, le=10, description="Internal retries after a malformed tool call.")
+    max_output_tokens: int = Field(ge=1, description="Output tokens per model call (capped by the model's limit).")
+    tool_result_budget_tokens: int = Field(ge=100, description="Largest tool result the model sees.")
+    rules_max_chars: int = Field(ge=0, description="User rules (deputy_dev_rules) are cut to this length.")
+    focus_budget_tokens: int = Field(ge=100, description="Budget for focus items and URL content in a prompt.")
+    payload_max_bytes: int = Field(ge=1024, description="Largest chat frame accepted (answered PAYLOAD_TOO_LARGE).")
+    ping_interval_s: float = Field(gt=0, description="Server PING frame interval on idle sockets.")
+    idle_close_s: float = Field(gt=0, description="Close sockets idle for this long (no step, no request).")
+    connection_error_grace_s: float = Field(
+        gt=0, description="Auth/version errors are sent after the first frame or this long."
+    )
+    semantic_search_enabled: bool = Field(
+        description="Offer the client's semantic_search tool when its index is ready."
+    )
+    summary_model: str = Field(
+        description="Model for session summaries and agent selection; empty = the default model."
+    )
+    selector_timeout_s: float = Field(gt=0, description="Longest wait for the LLM agent selector before the default.")
+
+
 # --- values served by the PROTOCOL §3 configuration routes --------------------------------------------------
 
 
@@ -383,6 +407,7 @@ class Settings(Section):
     metrics: MetricsSettings
     providers: ProviderKeys
     llm: LLMSettings
+    chat: ChatSettings
     client_config: ClientConfig
 
 

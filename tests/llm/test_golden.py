@@ -162,5 +162,8 @@ async def test_gemini_on_vertex_speaks_the_same_stream_with_google_credentials(f
         await pool.aclose()
     assert normalise(events, "gemini") == case["expected"]
     sent = fake_llm.requests[-1]
-    assert "/projects/my-project/locations/europe-west4/publishers/google/models/gemini-test:streamGenerateContent" in sent.path
+    assert (
+        "/projects/my-project/locations/europe-west4/publishers/google/models/gemini-test:streamGenerateContent"
+        in sent.path
+    )
     assert sent.headers["authorization"] == "Bearer vertex-token"

@@ -53,4 +53,5 @@ def test_cost_bills_cache_reads_and_writes_at_their_own_prices():
 
 def test_usage_adds_up():
     assert Usage(input_tokens=1, output_tokens=2) + Usage(input_tokens=3, cache_read_tokens=4) == Usage(
-        input_tokens=4, output_tokens=2, cache_read_tokens=4)
+        input_tokens=4, output_tokens=2, cache_read_tokens=4
+    )

@@ -1,7 +1,7 @@
 """Tortoise models. Every row a user can reach carries its owning team (`team_id`) for ownership checks."""
 
 from app.db.models.attachments import Attachment
-from app.db.models.chat import ChatElement, Session, Step, ToolUse, UserQuery
+from app.db.models.chat import ChatElement, Session, Step, ToolUse, TranscriptMessage, UserQuery
 from app.db.models.code import Chunk, CodeFile, Repository
 from app.db.models.identity import ApiToken, Membership, Team, User
 
@@ -17,6 +17,7 @@ __all__ = [
     "Step",
     "Team",
     "ToolUse",
+    "TranscriptMessage",
     "User",
     "UserQuery",
 ]

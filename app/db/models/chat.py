@@ -63,6 +63,7 @@ class Step(Model):
     usage = fields.JSONField(null=True)
     cost_usd = fields.DecimalField(max_digits=14, decimal_places=6, null=True)
     request_fingerprint = fields.CharField(max_length=64, null=True)
+    continues_step = fields.ForeignKeyField("models.Step", related_name=False, null=True, on_delete=fields.SET_NULL)
     started_at = fields.DatetimeField(auto_now_add=True)
     ended_at = fields.DatetimeField(null=True)
 
@@ -108,3 +109,19 @@ class ToolUse(Model):
     class Meta:
         table = "tool_uses"
         unique_together = (("session", "tool_use_id"),)
+
+
+class TranscriptMessage(Model):
+    """One provider-neutral message of the conversation, exactly as the model saw it."""
+
+    id = fields.BigIntField(primary_key=True)
+    team = fields.ForeignKeyField("models.Team", related_name=False, on_delete=fields.CASCADE)
+    session = fields.ForeignKeyField("models.Session", related_name=False, on_delete=fields.CASCADE)
+    user_query = fields.ForeignKeyField("models.UserQuery", related_name=False, null=True, on_delete=fields.CASCADE)
+    step = fields.ForeignKeyField("models.Step", related_name=False, null=True, on_delete=fields.SET_NULL)
+    role = fields.CharField(max_length=16)
+    message = fields.JSONField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "transcript_messages"

@@ -12,8 +12,13 @@ from app.runtime.settings import ModelRoute, ProviderKeys, RouterSettings
 class ProviderPool:
     """Maps a route to its adapter. SDK retries are off: the router owns retries, backoff and fallback."""
 
-    def __init__(self, keys: ProviderKeys, policy: RouterSettings, environ: Mapping[str, str] | None = None,
-                 google_credentials: object | None = None) -> None:
+    def __init__(
+        self,
+        keys: ProviderKeys,
+        policy: RouterSettings,
+        environ: Mapping[str, str] | None = None,
+        google_credentials: object | None = None,
+    ) -> None:
         self.keys = keys
         self.policy = policy
         self.environ = os.environ if environ is None else environ

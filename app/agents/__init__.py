@@ -1,0 +1,1 @@
+"""Agents: one module per agent with its prompt template beside it, and the selector that picks one."""

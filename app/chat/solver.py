@@ -1,0 +1,550 @@
+"""The query solver: what happens to each chat request (PROTOCOL §5.2, §6, §8).
+
+`accept` classifies a request, resolves and ownership-checks its session, applies the idempotency rules,
+persists what must be durable before anything is announced, and returns what the connection should send:
+a request-level error, or which step stream to follow from where. Steps run in the background (see
+`StepRunner`) and outlive the connection that asked for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from app.agents.base import AgentInput
+from app.agents.selector import AGENTS, Selection, select_agent, selector_prompt
+from app.chat import transcript
+from app.chat.running import RunningSteps
+from app.chat.step_runner import StepPlan, StepRunner
+from app.chat.step_stream import LiveHub, StepBuffer, StepEmitter
+from app.chat.wire import ChatRequest, ResumeRequest, classify, fingerprint
+from app.db.models import Session, Step, UserQuery
+from app.db.ownership import get_owned
+from app.db.repositories import chat as repo
+from app.errors import AdjutantError, InvalidRequest, SessionNotFound
+from app.llm.errors import LLMError
+from app.llm.registry import ModelRegistry, RegisteredModel
+from app.llm.router import LLMRouter
+from app.llm.types import LLMRequest, Message
+from app.runtime.settings import ChatSettings
+from app.tools.client_tools import first_party_tools, mcp_tools
+from app.tools.server_tools import ServerToolRegistry
+
+log = logging.getLogger("adjutant.chat")
+SUMMARY_CHARS = 100
+DEFAULT_SESSION_TYPE = "VSCODE_EXT_SESSION"
+
+
+class SessionBusy(AdjutantError):
+    code = "SESSION_BUSY"
+    http_status = 409
+
+
+class InvalidToolResponse(AdjutantError):
+    code = "INVALID_TOOL_RESPONSE"
+    http_status = 422
+
+
+class ResumeNotPossible(AdjutantError):
+    code = "RESUME_NOT_POSSIBLE"
+    http_status = 404
+
+
+@dataclass
+class Caller:
+    """Who sent a request, and the session context of the connection it came on."""
+
+    user_id: int
+    team_id: int
+    connection_id: str | None = None
+    bound_session_id: int | None = None
+    header_session_id: int | None = None
+    header_session_type: str | None = None
+
+
+@dataclass
+class Answer:
+    """What to send after STREAM_START: an error, or a step to follow (from after `after`)."""
+
+    error: tuple[str, str] | None = None  # (status, message)
+    follow: str | None = None
+    after: str | None = None
+    session_id: int | None = None  # bind the connection to this session
+    ignore: bool = False  # an exact duplicate of a request still running on this connection: send nothing
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class QuerySolver:
+    def __init__(
+        self,
+        *,
+        settings: ChatSettings,
+        registry: ModelRegistry,
+        router: LLMRouter,
+        buffer: StepBuffer,
+        hub: LiveHub,
+        running: RunningSteps,
+        server_tools: ServerToolRegistry,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.router = router
+        self.buffer = buffer
+        self.hub = hub
+        self.running = running
+        self.server_tools = server_tools
+        self.runner = StepRunner(
+            router=router, registry=registry, buffer=buffer, hub=hub, running=running, settings=settings
+        )
+        self.background: set[asyncio.Task[Any]] = set()
+
+    async def accept(self, raw: Any, caller: Caller) -> Answer:
+        try:
+            kind, request = classify(raw)
+            if kind == "R4":
+                raise InvalidRequest("payload attachments are not enabled on this server")
+            if kind == "R3":
+                assert isinstance(request, ResumeRequest)
+                return await self._resume(request, caller)
+            assert isinstance(request, ChatRequest)
+            print_ = fingerprint(raw)
+            if caller.connection_id and self.running.on_connection(caller.connection_id, print_):
+                return Answer(ignore=True)
+            duplicate = await self._running_duplicate(print_, caller)
+            if duplicate is not None:
+                return Answer(follow=duplicate.stream_id, session_id=duplicate.session_id)
+            if kind == "R1":
+                return await self._query(raw, request, caller, print_)
+            return await self._tool_responses(request, caller, print_)
+        except AdjutantError as exc:
+            return Answer(error=(exc.code, exc.detail))
+
+    # --- sessions ---------------------------------------------------------------------------------------
+
+    async def _resolve_session(self, request: ChatRequest, caller: Caller) -> Session | None:
+        """PROTOCOL §6.1: payload, then the connection's session, then the upgrade header; None = new."""
+        wanted = request.requested_session_id or caller.bound_session_id or caller.header_session_id
+        if wanted is None:
+            return None
+        return await get_owned(Session, wanted, caller, not_found=SessionNotFound)
+
+    async def _settle_orphans(self, session_id: int) -> None:
+        """A step left RUNNING by a worker that died is failed, so its session can move on."""
+        for step in await repo.running_steps(session_id):
+            if not await self.running.is_alive(step.stream_id):
+                await repo.finish_step(
+                    step.id,
+                    status="FAILED",
+                    end_event="STREAM_ERROR",
+                    error={"status": "INTERNAL_ERROR", "message": "worker lost"},
+                )
+                emitter = StepEmitter(step.stream_id, self.buffer, self.hub, start_ms=10**13)
+                emitter.emit("STREAM_ERROR", status="INTERNAL_ERROR", message="The server running this step stopped")
+                await emitter.drain()
+
+    async def _running_duplicate(self, print_: str, caller: Caller) -> Step | None:
+        step = await repo.running_step_with_fingerprint(None, print_)
+        if step is None or step.session.user_id != caller.user_id or step.session.team_id != caller.team_id:
+            return None
+        return step if await self.running.is_alive(step.stream_id) else None
+
+    # --- R1: a new query (or a retry of a failed one) ------------------------------------------------------
+
+    async def _query(self, raw: dict[str, Any], request: ChatRequest, caller: Caller, print_: str) -> Answer:
+        session = await self._resolve_session(request, caller)
+        latest: UserQuery | None = None
+        last_step: Step | None = None
+        if session is not None:
+            await self._settle_orphans(session.id)
+            if await repo.running_steps(session.id):
+                raise SessionBusy("a step of this session is still running")
+            latest = await repo.latest_query(session.id)
+            last_step = await repo.latest_step(latest.id) if latest else None
+        assert request.query is not None
+        malformed_retry = (
+            raw.get("batch_tool_responses") == [] and last_step is not None and last_step.status == "MALFORMED"
+        )
+        retry = (
+            not malformed_retry
+            and last_step is not None
+            and last_step.status == "FAILED"
+            and latest is not None
+            and latest.text == request.query
+        )
+        model, substituted = self.registry.resolve(request.llm_model)
+        # Chosen before any write: the rules decide at once, a model call (if ever) happens outside the transaction.
+        selection = (
+            None if (malformed_retry or retry) else await self._select(self._agent_input(request, request.query))
+        )
+        try:
+            async with in_transaction():
+                if session is None:
+                    session = await repo.create_session(
+                        team_id=caller.team_id,
+                        user_id=caller.user_id,
+                        session_type=request.session_type or caller.header_session_type or DEFAULT_SESSION_TYPE,
+                        summary=provisional_summary(request.query),
+                    )
+                    new_session = True
+                else:
+                    new_session = False
+                if malformed_retry or retry:
+                    assert latest is not None
+                    query = latest
+                    selection = Selection(
+                        next((a for a in AGENTS if a.name == query.agent), AGENTS[0]), request.query, "rules"
+                    )
+                    await repo.set_query_status(query.id, "RUNNING")
+                    if malformed_retry:
+                        notice = "System notice: the previous tool call was unusable. " + request.query
+                        await transcript.append(
+                            Message.user(notice), team_id=caller.team_id, session_id=session.id, user_query_id=query.id
+                        )
+                        await self._info(session, query, "The model's tool call was malformed; it was asked to retry.")
+                    if retry and request.retry_reason:
+                        await self._info(session, query, f"Retrying ({request.retry_reason}).")
+                else:
+                    assert selection is not None
+                    query = await self._new_query(request, selection, session, model, caller, print_)
+                if model.name != (session.last_model or model.name) or substituted:
+                    await self._model_notice(session, query, request, model, substituted)
+                step = await repo.create_step(
+                    team_id=caller.team_id,
+                    session_id=session.id,
+                    user_query_id=query.id,
+                    stream_id=new_stream_id(),
+                    ordinal=await repo.next_ordinal(query.id),
+                    model=model.name,
+                    request_fingerprint=print_,
+                )
+                await repo.touch_session(session.id, last_model=model.name)
+        except IntegrityError:  # another worker started a step of this session a moment ago
+            raise SessionBusy("a step of this session is still running") from None
+        summary = self._summarize(session.id, request.query) if new_session else None
+        await self._start(step, session, query, caller, model, request, selection, print_, summary)
+        return Answer(follow=step.stream_id, session_id=session.id)
+
+    async def _new_query(
+        self,
+        request: ChatRequest,
+        selection: Selection,
+        session: Session,
+        model: RegisteredModel,
+        caller: Caller,
+        print_: str,
+    ) -> UserQuery:
+        aborted = await repo.abort_pending_tool_uses(session.id)
+        query = await UserQuery.create(
+            team_id=caller.team_id,
+            user_id=caller.user_id,
+            session_id=session.id,
+            text=request.query,
+            model=model.name,
+            agent=selection.agent.name,
+            retry_reason=request.retry_reason,
+            fingerprint=print_,
+        )
+        if aborted:
+            await transcript.append_aborted_results(
+                aborted, team_id=caller.team_id, session_id=session.id, user_query_id=query.id
+            )
+        await repo.add_element(
+            team_id=caller.team_id,
+            session_id=session.id,
+            actor="USER",
+            message_type="TEXT",
+            user_query_id=query.id,
+            payload={
+                "text": request.query,
+                "focus_items": [strip_focus(f) for f in request.focus_items],
+                "attachments": [{"attachment_id": a.attachment_id} for a in request.attachments],
+            },
+        )
+        context = self._agent_input(request, selection.query)
+        text = selection.agent.user_message(context, focus_budget_tokens=self.settings.focus_budget_tokens)
+        await transcript.append(
+            Message.user(text), team_id=caller.team_id, session_id=session.id, user_query_id=query.id
+        )
+        return query
+
+    async def _model_notice(
+        self, session: Session, query: UserQuery, request: ChatRequest, model: RegisteredModel, substituted: bool
+    ) -> None:
+        if substituted:
+            await self._info(session, query, f"Model {request.llm_model} is not available here; using {model.name}.")
+        elif session.last_model and session.last_model != model.name:
+            reason = f" ({request.retry_reason})" if request.retry_reason else ""
+            await self._info(session, query, f"Model changed from {session.last_model} to {model.name}{reason}.")
+
+    async def _info(self, session: Session, query: UserQuery, info: str) -> None:
+        await repo.add_element(
+            team_id=session.team_id,
+            session_id=session.id,
+            actor="SYSTEM",
+            message_type="INFO",
+            payload={"info": info},
+            user_query_id=query.id,
+        )
+
+    # --- R2: tool responses -----------------------------------------------------------------------------
+
+    async def _tool_responses(self, request: ChatRequest, caller: Caller, print_: str) -> Answer:
+        session = await self._resolve_session(request, caller)
+        if session is None:
+            raise SessionNotFound("tool responses need a session")
+        batch = request.batch_tool_responses or []
+        rows = {row.tool_use_id: row for row in await repo.tool_uses_by_ids(session.id, [r.tool_use_id for r in batch])}
+        unknown = [r.tool_use_id for r in batch if r.tool_use_id not in rows]
+        if unknown:
+            raise InvalidToolResponse(f"unknown tool_use_id: {', '.join(unknown[:5])}")
+        await self._settle_orphans(session.id)
+        touched: set[int] = set()
+        async with in_transaction():
+            for response in batch:
+                row = rows[response.tool_use_id]
+                if row.status != "PENDING":
+                    continue  # answered already (first answer wins) or aborted: ignored
+                if await repo.answer_tool_use(row.id, response=response.response, status=response.normalized_status):
+                    touched.add(row.step_id)
+                    if row.tool_name == "ask_user_input":
+                        answer = response.response.get("user_response") if isinstance(response.response, dict) else None
+                        await repo.add_element(
+                            team_id=caller.team_id,
+                            session_id=session.id,
+                            actor="USER",
+                            message_type="TEXT",
+                            user_query_id=None,
+                            payload={
+                                "text": str(answer or ""),
+                                "focus_items": [strip_focus(f) for f in request.focus_items],
+                                "attachments": [],
+                            },
+                        )
+            await repo.touch_session(session.id)
+        target_id = max(touched) if touched else max(rows[r.tool_use_id].step_id for r in batch)
+        target = await Step.get(id=target_id)
+        if any(t.status == "PENDING" for t in await repo.tool_uses_of_step(target.id)):
+            return await self._ack(session, target, caller, print_)
+        continuation = await repo.continuation_of(target.id)
+        if (
+            continuation is not None
+            and continuation.status == "RUNNING"
+            and await self.running.is_alive(continuation.stream_id)
+        ):
+            return Answer(follow=continuation.stream_id, session_id=session.id)
+        if continuation is not None and continuation.status != "FAILED":
+            return await self._ack(session, target, caller, print_)
+        return await self._continue(session, target, request, caller, print_)
+
+    async def _continue(
+        self, session: Session, target: Step, request: ChatRequest, caller: Caller, print_: str
+    ) -> Answer:
+        query = await repo.get_query(target.user_query_id)
+        if request.llm_model:
+            model, substituted = self.registry.resolve(request.llm_model)
+        else:
+            model, substituted = self.registry.resolve(target.model)
+        if await repo.running_steps(session.id):
+            raise SessionBusy("a step of this session is still running")
+        await transcript.append_tool_results(
+            target.id,
+            team_id=caller.team_id,
+            session_id=session.id,
+            user_query_id=query.id,
+            budget_tokens=self.settings.tool_result_budget_tokens,
+        )
+        try:
+            step = await repo.create_step(
+                team_id=caller.team_id,
+                session_id=session.id,
+                user_query_id=query.id,
+                stream_id=new_stream_id(),
+                ordinal=await repo.next_ordinal(query.id),
+                model=model.name,
+                request_fingerprint=print_,
+                continues_step_id=target.id,
+            )
+        except IntegrityError:
+            raise SessionBusy("a step of this session is still running") from None
+        await repo.set_query_status(query.id, "RUNNING")
+        if substituted:
+            await self._info(session, query, f"Model {request.llm_model} is not available here; using {model.name}.")
+        selection = Selection(next((a for a in AGENTS if a.name == query.agent), AGENTS[0]), query.text, "rules")
+        await self._start(step, session, query, caller, model, request, selection, print_, None)
+        return Answer(follow=step.stream_id, session_id=session.id)
+
+    async def _ack(self, session: Session, target: Step, caller: Caller, print_: str) -> Answer:
+        """Partial or redundant tool responses: a step with no model call (PROTOCOL §6.3)."""
+        step = await repo.create_step(
+            team_id=caller.team_id,
+            session_id=session.id,
+            user_query_id=target.user_query_id,
+            stream_id=new_stream_id(),
+            ordinal=await repo.next_ordinal(target.user_query_id),
+            kind="ACK",
+            status="COMPLETED",
+            end_event="STREAM_END",
+            request_fingerprint=print_,
+        )
+        emitter = StepEmitter(step.stream_id, self.buffer, self.hub)
+        emitter.emit("STREAM_INITIALIZED")
+        emitter.emit("RESPONSE_METADATA", {"query_id": step.stream_id, "session_id": session.id})
+        emitter.emit("STREAM_END")
+        await emitter.drain()
+        return Answer(follow=step.stream_id, session_id=session.id)
+
+    # --- R3: resume -------------------------------------------------------------------------------------
+
+    async def _resume(self, request: ResumeRequest, caller: Caller) -> Answer:
+        step = await repo.step_by_stream(request.resume_query_id)
+        owned = step is not None and step.session.user_id == caller.user_id and step.session.team_id == caller.team_id
+        if not owned or not await self.buffer.exists(request.resume_query_id):
+            raise ResumeNotPossible("unknown or expired step")
+        if request.resume_offset_id and not await self.buffer.has_id(request.resume_query_id, request.resume_offset_id):
+            raise ResumeNotPossible("the offset is not an event of that step")
+        return Answer(follow=request.resume_query_id, after=request.resume_offset_id)
+
+    # --- starting a step --------------------------------------------------------------------------------
+
+    async def _start(
+        self,
+        step: Step,
+        session: Session,
+        query: UserQuery,
+        caller: Caller,
+        model: RegisteredModel,
+        request: ChatRequest,
+        selection: Selection,
+        print_: str,
+        summary: asyncio.Task[str | None] | None,
+    ) -> None:
+        flags = request.tool_flags(semantic_search_enabled=self.settings.semantic_search_enabled)
+        if not selection.agent.may_write:
+            flags = dataclasses.replace(flags, write_mode=False)
+        tools = first_party_tools(flags)
+        server_tools = self.server_tools.offered(flags)
+        taken = {t.spec.name for t in tools} | {t.name for t in server_tools}
+        tools += mcp_tools(request.client_tools, taken)
+        context = self._agent_input(request, query.text, tool_names=tuple(sorted(taken | {t.spec.name for t in tools})))
+        plan = StepPlan(
+            step=step,
+            session=session,
+            query=query,
+            user_id=caller.user_id,
+            team_id=caller.team_id,
+            model=model,
+            reasoning=request.reasoning,
+            agent=selection.agent,
+            agent_input=context,
+            tools=tools,
+            server_tools=server_tools,
+            fingerprint=print_,
+            connection_id=caller.connection_id,
+            summary=summary,
+        )
+        await self.runner.start(plan)
+
+    def _agent_input(self, request: ChatRequest, query: str, tool_names: tuple[str, ...] = ()) -> AgentInput:
+        return AgentInput(
+            query=query,
+            os_name=request.os_name,
+            shell=request.shell,
+            vscode_env=request.vscode_env,
+            repositories=request.repositories,
+            repo_path=request.repo_path,
+            focus_items=request.focus_items,
+            active_file=request.active_file_reference,
+            rules=request.deputy_dev_rules,
+            write_mode=request.write_mode,
+            tool_names=tool_names,
+        )
+
+    async def _select(self, context: AgentInput) -> Selection:
+        helper = self._helper_model()
+
+        async def classify_with_model(query: str, agents: tuple[Any, ...]) -> str:
+            if helper is None:
+                raise LLMError("no helper model")
+            response = await self.router.complete(
+                LLMRequest(
+                    model=helper.name,
+                    messages=(Message.user(selector_prompt(query, agents)),),
+                    max_output_tokens=10,
+                    temperature=0,
+                    purpose="selector",
+                )
+            )
+            return response.text
+
+        return await select_agent(
+            context, classify_with_model if helper else None, timeout_s=self.settings.selector_timeout_s
+        )
+
+    def _helper_model(self) -> RegisteredModel | None:
+        """The cheap model for summaries and selection; never the local one (it serves one call at a time,
+        so a helper call would queue ahead of the user's answer)."""
+        try:
+            model = (
+                self.registry.get(self.settings.summary_model)
+                if self.settings.summary_model
+                else self.registry.default()
+            )
+        except LLMError:
+            return None
+        return None if model.routes[0].provider == "local" else model
+
+    def _summarize(self, session_id: int, text: str) -> asyncio.Task[str | None] | None:
+        helper = self._helper_model()
+        if helper is None:
+            return None
+
+        async def run() -> str | None:
+            try:
+                response = await self.router.complete(
+                    LLMRequest(
+                        model=helper.name,
+                        max_output_tokens=30,
+                        temperature=0,
+                        purpose="summary",
+                        messages=(
+                            Message.user(
+                                "Give this coding request a title of at most 8 words. Answer with the "
+                                "title only.\n\n" + text[:4000]
+                            ),
+                        ),
+                    )
+                )
+            except LLMError as exc:
+                log.info("session summary failed: %s", exc)
+                return None
+            title = response.text.strip().strip('"').splitlines()[0][:SUMMARY_CHARS] if response.text.strip() else ""
+            if title:
+                await repo.set_generated_summary(session_id, title)
+            return title or None
+
+        task = asyncio.create_task(run())
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+        return task
+
+
+def new_stream_id() -> str:
+    return uuid.uuid4().hex
+
+
+def provisional_summary(query: str) -> str:
+    """The first 100 characters of the query, with … when cut (PROTOCOL §6.1)."""
+    flat = " ".join(query.split())
+    return flat if len(flat) <= SUMMARY_CHARS else flat[:SUMMARY_CHARS] + "…"
+
+
+def strip_focus(item: dict[str, Any]) -> dict[str, Any]:
+    """Focus items in history carry no chunk bodies or directory structures (PROTOCOL §10.2)."""
+    return {k: v for k, v in item.items() if k not in ("chunks", "structure")}

@@ -1,0 +1,191 @@
+"""Durable step streams: every step's events go to a Redis stream (the resume buffer) and, once written,
+straight to the connections of this worker that follow the step; connections on other workers (resume,
+duplicate attach) replay from Redis and then tail it.
+
+Redis stream entry ids *are* the protocol's message ids (`<step start epoch ms>-<seq>`), so resuming after
+an offset is an exclusive range read and ordering is Redis's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from app.chat.wire import is_terminal, message_order, utc_timestamp
+
+FIELD = b"f"
+RUNNING_TTL_S = 3600  # while a step runs, its buffer lives at least this long
+DONE_TTL_S = 15 * 60  # after its terminal event (PROTOCOL §8: at least 10 min)
+MAX_EVENTS = 50_000  # bound on one step's buffer
+TAIL_BLOCK_MS = 5_000
+
+
+class StepBuffer:
+    """The Redis side: append, read after an offset, tail."""
+
+    def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
+        self.redis = redis
+        self.prefix = prefix
+
+    def key(self, stream_id: str) -> str:
+        return f"{self.prefix}step:{stream_id}"
+
+    async def append(self, stream_id: str, frames: list[dict[str, Any]]) -> None:
+        key = self.key(stream_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for frame in frames:
+                pipe.xadd(
+                    key,
+                    {FIELD: json.dumps(frame, separators=(",", ":"))},
+                    id=frame["message_id"],
+                    maxlen=MAX_EVENTS,
+                    approximate=True,
+                )
+            pipe.expire(key, DONE_TTL_S if any(is_terminal(f) for f in frames) else RUNNING_TTL_S)
+            await pipe.execute()
+
+    async def exists(self, stream_id: str) -> bool:
+        return bool(await self.redis.exists(self.key(stream_id)))
+
+    async def has_id(self, stream_id: str, message_id: str) -> bool:
+        return bool(await self.redis.xrange(self.key(stream_id), min=message_id, max=message_id, count=1))
+
+    async def read_after(self, stream_id: str, after: str | None) -> list[dict[str, Any]]:
+        start = f"({after}" if after else "-"
+        entries = await self.redis.xrange(self.key(stream_id), min=start, max="+")
+        return [json.loads(fields[FIELD]) for _, fields in entries]
+
+    async def tail(self, stream_id: str, after: str) -> AsyncIterator[dict[str, Any]]:
+        """Frames after `after`, blocking for new ones, until a terminal frame or the buffer vanishes."""
+        key = self.key(stream_id)
+        cursor = after
+        while True:
+            reply = await self.redis.xread({key: cursor}, block=TAIL_BLOCK_MS, count=500)
+            if not reply:
+                if not await self.redis.exists(key):
+                    return
+                continue
+            for entry_id, fields in reply[0][1]:
+                cursor = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+                frame = json.loads(fields[FIELD])
+                yield frame
+                if is_terminal(frame):
+                    return
+
+
+class LiveHub:
+    """In-process fan-out of frames already written to the buffer, to this worker's followers."""
+
+    def __init__(self) -> None:
+        self.followers: dict[str, set[asyncio.Queue[dict[str, Any] | None]]] = {}
+
+    def follow(self, stream_id: str) -> asyncio.Queue[dict[str, Any] | None]:
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self.followers.setdefault(stream_id, set()).add(queue)
+        return queue
+
+    def unfollow(self, stream_id: str, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
+        followers = self.followers.get(stream_id)
+        if followers is not None:
+            followers.discard(queue)
+            if not followers:
+                del self.followers[stream_id]
+
+    def publish(self, stream_id: str, frames: list[dict[str, Any]]) -> None:
+        for queue in self.followers.get(stream_id, ()):
+            for frame in frames:
+                queue.put_nowait(frame)
+
+    def close(self, stream_id: str) -> None:
+        """The step ended without a deliverable terminal frame (cancelled): wake followers to stop."""
+        for queue in self.followers.get(stream_id, ()):
+            queue.put_nowait(None)
+
+
+class StepEmitter:
+    """Numbers a step's events and writes them: buffer first, then live followers, in batches.
+
+    `emit` never waits for Redis; a background flusher writes whatever accumulated in one pipeline and
+    then publishes it, so events reach followers in order, only after they are durable, and a fast
+    producer costs one round trip per batch rather than per event.
+    """
+
+    def __init__(self, stream_id: str, buffer: StepBuffer, hub: LiveHub, start_ms: int | None = None) -> None:
+        self.stream_id = stream_id
+        self.buffer = buffer
+        self.hub = hub
+        self.start_ms = start_ms or int(time.time() * 1000)
+        self.sequence = 0
+        self.pending: list[tuple[dict[str, Any], bool]] = []
+        self.flusher: asyncio.Task[None] | None = None
+        self.failure: BaseException | None = None
+
+    def emit(
+        self, kind: str, content: dict[str, Any] | None = None, *, live: bool = True, **data: Any
+    ) -> dict[str, Any]:
+        """Queue one step event; `live=False` buffers it for resumes without showing it to followers."""
+        body: dict[str, Any] = {"type": kind, **data}
+        if content is not None:
+            body["content"] = content
+        frame = {"message_id": f"{self.start_ms}-{self.sequence}", "data": body, "stream_timestamp": utc_timestamp()}
+        self.sequence += 1
+        self.pending.append((frame, live))
+        if self.flusher is None or self.flusher.done():
+            self.flusher = asyncio.create_task(self._flush())
+        return frame
+
+    async def _flush(self) -> None:
+        while self.pending:
+            batch, self.pending = self.pending, []
+            try:
+                await self.buffer.append(self.stream_id, [frame for frame, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - surfaced by drain(); followers still get the events
+                self.failure = exc
+            self.hub.publish(self.stream_id, [frame for frame, live in batch if live])
+
+    async def drain(self) -> None:
+        """Wait until everything emitted so far is written and published."""
+        while self.flusher is not None and not self.flusher.done():
+            await asyncio.shield(self.flusher)
+        if self.pending:
+            self.flusher = asyncio.create_task(self._flush())
+            await self.flusher
+
+
+def newer(frame: dict[str, Any], than: str | None) -> bool:
+    return than is None or message_order(frame["message_id"]) > message_order(than)
+
+
+async def relay(stream_id: str, after: str | None, send: Any, *, buffer: StepBuffer, hub: LiveHub, local: bool) -> None:
+    """Send a step's frames after `after` to one connection, gap-free and once each, until its terminal
+    frame. Frames already buffered when the relay starts are replayed as they are (a resume after a
+    cancel ends with CANCELLED); a cancellation that happens while following is silent (PROTOCOL §9)."""
+    queue = hub.follow(stream_id) if local else None
+    last = after
+    try:
+        for frame in await buffer.read_after(stream_id, after):
+            await send(frame)
+            last = frame["message_id"]
+            if is_terminal(frame):
+                return
+        if queue is not None:
+            while (frame := await queue.get()) is not None:
+                if not newer(frame, last):
+                    continue
+                await send(frame)
+                last = frame["message_id"]
+                if is_terminal(frame):
+                    return
+            return
+        async for frame in buffer.tail(stream_id, last or "0-0"):
+            if frame["data"].get("status") == "CANCELLED":
+                return
+            await send(frame)
+    finally:
+        if queue is not None:
+            hub.unfollow(stream_id, queue)

@@ -1,0 +1,265 @@
+"""Queries of the conversation aggregate: sessions, user queries, steps, chat elements, tool uses and the
+model transcript. Every function takes the owner's ids or an already ownership-checked row."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from app.db.models import ChatElement, Session, Step, ToolUse, TranscriptMessage, UserQuery
+
+RUNNING = "RUNNING"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- sessions ---------------------------------------------------------------------------------------------
+
+
+async def create_session(*, team_id: int, user_id: int, session_type: str, summary: str) -> Session:
+    return await Session.create(team_id=team_id, user_id=user_id, session_type=session_type, summary=summary)
+
+
+async def touch_session(session_id: int, **fields: Any) -> None:
+    await Session.filter(id=session_id).update(updated_at=now(), **fields)
+
+
+async def set_generated_summary(session_id: int, summary: str) -> None:
+    await Session.filter(id=session_id, summary_generated=False).update(summary=summary, summary_generated=True)
+
+
+async def list_sessions(
+    *, user_id: int, team_id: int, session_type: str | None, pinned: bool, limit: int, offset: int
+) -> tuple[list[Session], bool]:
+    query = Session.filter(user_id=user_id, team_id=team_id, deleted_at__isnull=True, is_auxiliary=False)
+    if session_type:
+        query = query.filter(session_type=session_type)
+    if pinned:
+        query = query.filter(pinned_rank__isnull=False).order_by("pinned_rank", "-updated_at", "-id")
+    else:
+        query = query.filter(pinned_rank__isnull=True).order_by("-updated_at", "-id")
+    rows = await query.offset(offset).limit(limit + 1)
+    return rows[:limit], len(rows) > limit
+
+
+async def count_pinned(*, user_id: int, team_id: int, session_type: str) -> int:
+    return await Session.filter(
+        user_id=user_id, team_id=team_id, session_type=session_type, pinned_rank__isnull=False, deleted_at__isnull=True
+    ).count()
+
+
+async def set_pinned_rank(session_id: int, rank: int | None) -> None:
+    await Session.filter(id=session_id).update(pinned_rank=rank)
+
+
+async def set_pinned_ranks(ranks: dict[int, int]) -> None:
+    """All or nothing, with bound parameters only (PROTOCOL §11 #4)."""
+    async with in_transaction():
+        for session_id, rank in ranks.items():
+            await Session.filter(id=session_id).update(pinned_rank=rank)
+
+
+async def soft_delete_session(session_id: int) -> None:
+    await Session.filter(id=session_id).update(deleted_at=now(), pinned_rank=None)
+
+
+async def auxiliary_session(*, team_id: int, user_id: int) -> Session:
+    """A hidden session for calls that need a session id but belong to no conversation (rerank)."""
+    session = await Session.filter(team_id=team_id, user_id=user_id, is_auxiliary=True).first()
+    return session or await Session.create(
+        team_id=team_id, user_id=user_id, session_type="AUXILIARY", summary="", is_auxiliary=True
+    )
+
+
+# --- queries and steps --------------------------------------------------------------------------------------
+
+
+async def latest_query(session_id: int) -> UserQuery | None:
+    return await UserQuery.filter(session_id=session_id).order_by("-id").first()
+
+
+async def get_query(query_id: int) -> UserQuery:
+    return await UserQuery.get(id=query_id)
+
+
+async def latest_step(user_query_id: int) -> Step | None:
+    return await Step.filter(user_query_id=user_query_id).order_by("-id").first()
+
+
+async def step_by_stream(stream_id: str) -> Step | None:
+    return await Step.filter(stream_id=stream_id).select_related("session").first()
+
+
+async def running_steps(session_id: int) -> list[Step]:
+    return await Step.filter(session_id=session_id, status=RUNNING)
+
+
+async def running_step_with_fingerprint(session_id: int | None, fingerprint: str) -> Step | None:
+    query = Step.filter(status=RUNNING, request_fingerprint=fingerprint)
+    if session_id is not None:
+        query = query.filter(session_id=session_id)
+    return await query.select_related("session").order_by("-id").first()
+
+
+async def continuation_of(step_id: int) -> Step | None:
+    return await Step.filter(continues_step_id=step_id).order_by("-id").first()
+
+
+async def next_ordinal(user_query_id: int) -> int:
+    last = await Step.filter(user_query_id=user_query_id).order_by("-ordinal").first()
+    return (last.ordinal if last else 0) + 1
+
+
+async def create_step(**fields: Any) -> Step:
+    return await Step.create(**fields)
+
+
+async def finish_step(
+    step_id: int,
+    *,
+    status: str,
+    end_event: str | None,
+    error: dict[str, Any] | None = None,
+    usage: dict[str, Any] | None = None,
+    cost: Any = None,
+    model: str | None = None,
+    provider: str | None = None,
+) -> None:
+    fields: dict[str, Any] = {"status": status, "end_event": end_event, "ended_at": now()}
+    if error is not None:
+        fields["error"] = error
+    if usage is not None:
+        fields["usage"] = usage
+    if cost is not None:
+        fields["cost_usd"] = cost
+    if model is not None:
+        fields["model"] = model
+    if provider is not None:
+        fields["provider"] = provider
+    # Only a running step finishes: a concurrent cancel has already decided this step's fate.
+    await Step.filter(id=step_id, status=RUNNING).update(**fields)
+
+
+async def cancel_running_steps(session_id: int) -> list[Step]:
+    steps = await Step.filter(session_id=session_id, status=RUNNING)
+    if steps:
+        await Step.filter(id__in=[s.id for s in steps], status=RUNNING).update(
+            status="CANCELLED", end_event="STREAM_ERROR", ended_at=now(), error={"status": "CANCELLED"}
+        )
+    return steps
+
+
+async def count_model_call(user_query_id: int) -> int:
+    """Record one more model call for the query; returns the new count (the step cap counts these)."""
+    await UserQuery.filter(id=user_query_id).update(step_count=F("step_count") + 1, updated_at=now())
+    return (await UserQuery.get(id=user_query_id)).step_count
+
+
+async def set_query_status(user_query_id: int, status: str, *, summary: str | None = None) -> None:
+    fields: dict[str, Any] = {"status": status, "updated_at": now()}
+    if summary is not None:
+        fields["summary"] = summary
+    await UserQuery.filter(id=user_query_id).update(**fields)
+
+
+async def set_feedback(user_query_id: int, feedback: str) -> None:
+    await UserQuery.filter(id=user_query_id).update(feedback=feedback)
+
+
+# --- chat elements -----------------------------------------------------------------------------------------
+
+
+async def add_element(
+    *,
+    team_id: int,
+    session_id: int,
+    actor: str,
+    message_type: str,
+    payload: dict[str, Any],
+    user_query_id: int | None = None,
+    step_id: int | None = None,
+) -> ChatElement:
+    return await ChatElement.create(
+        team_id=team_id,
+        session_id=session_id,
+        actor=actor,
+        message_type=message_type,
+        payload=payload,
+        user_query_id=user_query_id,
+        step_id=step_id,
+    )
+
+
+async def session_elements(session_id: int) -> list[ChatElement]:
+    return await ChatElement.filter(session_id=session_id).order_by("id")
+
+
+# --- tool uses ----------------------------------------------------------------------------------------------
+
+
+async def create_tool_use(**fields: Any) -> ToolUse:
+    return await ToolUse.create(**fields)
+
+
+async def tool_uses_by_ids(session_id: int, tool_use_ids: Iterable[str]) -> list[ToolUse]:
+    return await ToolUse.filter(session_id=session_id, tool_use_id__in=list(tool_use_ids))
+
+
+async def tool_uses_of_step(step_id: int) -> list[ToolUse]:
+    return await ToolUse.filter(step_id=step_id).order_by("position")
+
+
+async def session_tool_uses(session_id: int) -> dict[int, ToolUse]:
+    return {t.id: t for t in await ToolUse.filter(session_id=session_id)}
+
+
+async def tool_use_id_taken(session_id: int, tool_use_id: str) -> bool:
+    return await ToolUse.filter(session_id=session_id, tool_use_id=tool_use_id).exists()
+
+
+async def answer_tool_use(row_id: int, *, response: Any, status: str) -> bool:
+    """First answer wins: only a PENDING tool use takes a response. Returns whether this one applied."""
+    updated = await ToolUse.filter(id=row_id, status="PENDING").update(
+        tool_response=response, status=status, answered_at=now()
+    )
+    return bool(updated)
+
+
+async def abort_pending_tool_uses(session_id: int) -> list[ToolUse]:
+    pending = await ToolUse.filter(session_id=session_id, status="PENDING").order_by("id")
+    if pending:
+        await ToolUse.filter(id__in=[t.id for t in pending], status="PENDING").update(
+            status="ABORTED", answered_at=now()
+        )
+    return pending
+
+
+# --- transcript ---------------------------------------------------------------------------------------------
+
+
+async def append_transcript(
+    *,
+    team_id: int,
+    session_id: int,
+    role: str,
+    message: dict[str, Any],
+    user_query_id: int | None = None,
+    step_id: int | None = None,
+) -> None:
+    await TranscriptMessage.create(
+        team_id=team_id, session_id=session_id, role=role, message=message, user_query_id=user_query_id, step_id=step_id
+    )
+
+
+async def transcript(session_id: int) -> list[TranscriptMessage]:
+    return await TranscriptMessage.filter(session_id=session_id).order_by("id")
+
+
+async def has_tool_results_for(step_id: int) -> bool:
+    return await TranscriptMessage.filter(step_id=step_id, role="tool").exists()

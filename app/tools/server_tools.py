@@ -1,0 +1,47 @@
+"""Server-executed tools: other modules (code search, SCM, Jira, Confluence) register them here; the query
+solver offers them and runs them inside the step, feeding their results to the next model call."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from app.llm.types import ToolSpec
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """Who is calling, for ownership checks inside server tools."""
+
+    user_id: int
+    team_id: int
+    session_id: int
+    repo_path: str | None
+
+
+@dataclass(frozen=True)
+class ServerTool:
+    name: str
+    description: str
+    model: type[BaseModel]
+    run: Callable[[BaseModel, ToolContext], Awaitable[str]]
+    available: Callable[[Any], bool] = lambda flags: True  # (ToolFlags) -> offered?
+
+    def spec(self) -> ToolSpec:
+        return ToolSpec.from_model(self.name, self.description, self.model)
+
+
+class ServerToolRegistry:
+    def __init__(self) -> None:
+        self.tools: dict[str, ServerTool] = {}
+
+    def register(self, tool: ServerTool) -> None:
+        if tool.name in self.tools:
+            raise ValueError(f"server tool {tool.name!r} is already registered")
+        self.tools[tool.name] = tool
+
+    def offered(self, flags: Any) -> list[ServerTool]:
+        return [tool for tool in self.tools.values() if tool.available(flags)]
