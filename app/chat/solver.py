@@ -208,7 +208,7 @@ class QuerySolver:
                             Message.user(notice), team_id=caller.team_id, session_id=session.id, user_query_id=query.id
                         )
                         await self._info(session, query, "The model's tool call was malformed; it was asked to retry.")
-                    if retry and request.retry_reason:
+                    if retry and request.retry_reason and model.name == (session.last_model or model.name):
                         await self._info(session, query, f"Retrying ({request.retry_reason}).")
                 else:
                     assert selection is not None

@@ -113,6 +113,8 @@ class Socket:
             frame = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
             if frame.get("data", {}).get("type") == "PING":
                 continue
+            if frame.get("data", {}).get("type") == "STREAM_START":
+                self.last_message_id = None  # a new answer: ids are tracked per answer
             if "message_id" in frame:
                 if self.last_message_id is not None and frame["data"]["type"] == "STREAM_INITIALIZED":
                     self.last_message_id = None  # a new step: ids restart
