@@ -9,11 +9,13 @@ from sanic import Sanic
 
 from app.api import errors, guards
 from app.api.client_config import ClientConfigSnapshots
-from app.api.routes import auth, chat_ws, configs, health, history, llm, out_of_scope, telemetry
+from app.api.routes import auth, chat_ws, configs, health, history, llm, out_of_scope, telemetry, uploads
 from app.auth.login import LoginBindings
 from app.auth.tokens import TokenService
 from app.chat.running import RunningSteps
 from app.chat.solver import QuerySolver
+from app.chat.uploads import Uploads
+from app.db.repositories.uploads import instance_secret
 from app.chat.step_stream import LiveHub, StepBuffer
 from app.db.connection import close_database, open_database
 from app.errors import ConfigError
@@ -67,7 +69,17 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
 
     errors.install(app)
     guards.install(app)
-    for blueprint in (health.bp, configs.bp, auth.bp, llm.bp, history.bp, chat_ws.bp, out_of_scope.bp, telemetry.bp):
+    for blueprint in (
+        health.bp,
+        configs.bp,
+        auth.bp,
+        llm.bp,
+        history.bp,
+        chat_ws.bp,
+        uploads.bp,
+        out_of_scope.bp,
+        telemetry.bp,
+    ):
         app.blueprint(blueprint)
 
     @app.before_server_start
@@ -78,6 +90,7 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
         app.ctx.login_bindings = LoginBindings(
             app.ctx.redis, settings.redis.key_prefix, settings.auth.login_binding_ttl_minutes
         )
+        app.ctx.uploads = Uploads(settings, await instance_secret("upload-signing"))
         app.ctx.running = RunningSteps(app.ctx.redis, settings.redis.key_prefix)
         await app.ctx.running.start()
         app.ctx.solver = QuerySolver(
@@ -88,6 +101,7 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
             hub=LiveHub(),
             running=app.ctx.running,
             server_tools=app.ctx.server_tools,
+            uploads=app.ctx.uploads,
         )
 
     @app.before_server_stop

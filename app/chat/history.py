@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.chat.running import RunningSteps
+from app.chat.uploads import Uploads
 from app.db.models import Session, UserQuery
 from app.db.ownership import Owner, get_owned, parse_id
 from app.db.repositories import chat as repo
@@ -59,9 +60,10 @@ async def owned_session(owner: Owner, raw_id: Any) -> Session:
     return await get_owned(Session, raw_id, owner, not_found=SessionNotFound)
 
 
-async def chats(session: Session) -> list[dict[str, Any]]:
+async def chats(session: Session, uploads: Uploads | None = None) -> list[dict[str, Any]]:
     """The chat elements in creation order, in the shapes the client renders (§10.2)."""
     tools = await repo.session_tool_uses(session.id)
+    attachments = await repo.session_attachments(session.id)
     out: list[dict[str, Any]] = []
     for element in await repo.session_elements(session.id):
         payload = dict(element.payload)
@@ -79,6 +81,16 @@ async def chats(session: Session) -> list[dict[str, Any]]:
             }
         elif element.message_type == "CODE_BLOCK" and payload.get("diff") is None:
             payload["diff"] = ""
+        elif element.actor == "USER" and payload.get("attachments"):
+            payload["attachments"] = [
+                {"attachment_id": a["attachment_id"]}
+                | (
+                    {"get_url": uploads.download_url(attachments[a["attachment_id"]])}
+                    if uploads and a["attachment_id"] in attachments
+                    else {}
+                )
+                for a in payload["attachments"]
+            ]
         out.append(
             {
                 "actor": element.actor,

@@ -24,7 +24,8 @@ from app.chat import transcript
 from app.chat.running import RunningSteps
 from app.chat.step_runner import StepPlan, StepRunner
 from app.chat.step_stream import LiveHub, StepBuffer, StepEmitter
-from app.chat.wire import ChatRequest, ResumeRequest, classify, fingerprint
+from app.chat.uploads import Uploads
+from app.chat.wire import ChatRequest, PayloadAttachment, ResumeRequest, classify, fingerprint
 from app.db.models import Session, Step, UserQuery
 from app.db.ownership import get_owned
 from app.db.repositories import chat as repo
@@ -32,7 +33,7 @@ from app.errors import AdjutantError, InvalidRequest, SessionNotFound
 from app.llm.errors import LLMError
 from app.llm.registry import ModelRegistry, RegisteredModel
 from app.llm.router import LLMRouter
-from app.llm.types import LLMRequest, Message
+from app.llm.types import ImagePart, LLMRequest, Message
 from app.runtime.settings import ChatSettings
 from app.tools.client_tools import first_party_tools, mcp_tools
 from app.tools.server_tools import ServerToolRegistry
@@ -92,8 +93,10 @@ class QuerySolver:
         hub: LiveHub,
         running: RunningSteps,
         server_tools: ServerToolRegistry,
+        uploads: Uploads,
     ) -> None:
         self.settings = settings
+        self.uploads = uploads
         self.registry = registry
         self.router = router
         self.buffer = buffer
@@ -109,7 +112,9 @@ class QuerySolver:
         try:
             kind, request = classify(raw)
             if kind == "R4":
-                raise InvalidRequest("payload attachments are not enabled on this server")
+                assert isinstance(request, PayloadAttachment)
+                raw = await self.uploads.unpack_payload(caller, request.attachment_id)
+                kind, request = classify(raw, allow_attachment=False)
             if kind == "R3":
                 assert isinstance(request, ResumeRequest)
                 return await self._resume(request, caller)
@@ -179,6 +184,7 @@ class QuerySolver:
             and latest.text == request.query
         )
         model, substituted = self.registry.resolve(request.llm_model)
+        images = await self.uploads.images(caller, [a.attachment_id for a in request.attachments])
         # Chosen before any write: the rules decide at once, a model call (if ever) happens outside the transaction.
         selection = (
             None if (malformed_retry or retry) else await self._select(self._agent_input(request, request.query))
@@ -212,7 +218,7 @@ class QuerySolver:
                         await self._info(session, query, f"Retrying ({request.retry_reason}).")
                 else:
                     assert selection is not None
-                    query = await self._new_query(request, selection, session, model, caller, print_)
+                    query = await self._new_query(request, selection, session, model, caller, print_, images)
                 if model.name != (session.last_model or model.name) or substituted:
                     await self._model_notice(session, query, request, model, substituted)
                 step = await repo.create_step(
@@ -239,6 +245,7 @@ class QuerySolver:
         model: RegisteredModel,
         caller: Caller,
         print_: str,
+        images: list[ImagePart],
     ) -> UserQuery:
         aborted = await repo.abort_pending_tool_uses(session.id)
         query = await UserQuery.create(
@@ -269,8 +276,11 @@ class QuerySolver:
         )
         context = self._agent_input(request, selection.query)
         text = selection.agent.user_message(context, focus_budget_tokens=self.settings.focus_budget_tokens)
+        if images and not model.spec.multimodal:
+            text += f"\n\n[The user attached {len(images)} image(s); this model cannot see images.]"
+            images = []
         await transcript.append(
-            Message.user(text), team_id=caller.team_id, session_id=session.id, user_query_id=query.id
+            Message.user(text, *images), team_id=caller.team_id, session_id=session.id, user_query_id=query.id
         )
         return query
 

@@ -51,7 +51,7 @@ async def sessions(request: Request) -> HTTPResponse:
 
 @bp.get("/end_user/v1/history/chats")
 async def chats(request: Request) -> HTTPResponse:
-    return success(await history.chats(await header_session(request)))
+    return success(await history.chats(await header_session(request), request.app.ctx.uploads))
 
 
 @bp.put("/end_user/v1/history/delete-session")

@@ -1,6 +1,6 @@
 """Tortoise models. Every row a user can reach carries its owning team (`team_id`) for ownership checks."""
 
-from app.db.models.attachments import Attachment
+from app.db.models.attachments import Attachment, AttachmentBlob, InstanceSecret
 from app.db.models.chat import ChatElement, Session, Step, ToolUse, TranscriptMessage, UserQuery
 from app.db.models.code import Chunk, CodeFile, Repository
 from app.db.models.identity import ApiToken, Membership, Team, User
@@ -8,6 +8,8 @@ from app.db.models.identity import ApiToken, Membership, Team, User
 __all__ = [
     "ApiToken",
     "Attachment",
+    "AttachmentBlob",
+    "InstanceSecret",
     "ChatElement",
     "Chunk",
     "CodeFile",

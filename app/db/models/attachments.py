@@ -24,3 +24,23 @@ class Attachment(Model):
 
     class Meta:
         table = "attachments"
+
+
+class AttachmentBlob(Model):
+    attachment = fields.OneToOneField(
+        "models.Attachment", related_name="blob", on_delete=fields.CASCADE, primary_key=True
+    )
+    content = fields.BinaryField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "attachment_blobs"
+
+
+class InstanceSecret(Model):
+    name = fields.CharField(max_length=64, primary_key=True)
+    value = fields.CharField(max_length=128)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "instance_secrets"

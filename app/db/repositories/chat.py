@@ -10,7 +10,7 @@ from typing import Any
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from app.db.models import ChatElement, Session, Step, ToolUse, TranscriptMessage, UserQuery
+from app.db.models import Attachment, ChatElement, Session, Step, ToolUse, TranscriptMessage, UserQuery
 
 RUNNING = "RUNNING"
 
@@ -263,3 +263,17 @@ async def transcript(session_id: int) -> list[TranscriptMessage]:
 
 async def has_tool_results_for(step_id: int) -> bool:
     return await TranscriptMessage.filter(step_id=step_id, role="tool").exists()
+
+
+async def session_attachments(session_id: int) -> dict[int, Attachment]:
+    """Live attachments referenced by the session's user messages, by id."""
+    ids = {
+        a["attachment_id"]
+        for e in await ChatElement.filter(session_id=session_id, actor="USER")
+        for a in e.payload.get("attachments", [])
+        if isinstance(a, dict) and "attachment_id" in a
+    }
+    if not ids:
+        return {}
+    rows = await Attachment.filter(id__in=list(ids)).exclude(status="DELETED")
+    return {row.id: row for row in rows}

@@ -1,0 +1,93 @@
+"""File uploads (PROTOCOL §4.3): presign routes for the client, and the signed upload/download target."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse
+from sanic.response import raw as raw_response
+
+from app.api.envelopes import success
+from app.api.validation import parse_body
+from app.chat.uploads import UPLOAD_PATH, Uploads
+from app.errors import InvalidRequest
+
+bp = Blueprint("uploads")
+
+
+class PresignBody(BaseModel):
+    file_name: str = Field(min_length=1, max_length=255)
+    file_size: int
+    file_type: str = Field(min_length=1, max_length=128)
+    folder: Literal["image", "payload"]
+
+
+class AttachmentBody(BaseModel):
+    attachment_id: int
+
+
+def uploads(request: Request) -> Uploads:
+    return request.app.ctx.uploads
+
+
+@bp.post("/end_user/v1/file-upload/get-presigned-post-url")
+async def presign_post(request: Request) -> HTTPResponse:
+    body = parse_body(request, PresignBody)
+    grant = await uploads(request).presign_upload(
+        request.ctx.auth.principal,
+        file_name=body.file_name,
+        file_size=body.file_size,
+        file_type=body.file_type,
+        folder=body.folder,
+    )
+    return success(
+        {
+            "upload_url": {"url": grant.upload_url, "fields": grant.fields},
+            "download_url": grant.download_url,
+            "attachment_id": grant.attachment_id,
+        }
+    )
+
+
+@bp.post("/end_user/v1/file-upload/get-presigned-get-url")
+async def presign_get(request: Request) -> HTTPResponse:
+    body = parse_body(request, AttachmentBody)
+    attachment = await uploads(request).owned(request.ctx.auth.principal, body.attachment_id)
+    return success({"download_url": uploads(request).download_url(attachment), "file_name": attachment.file_name})
+
+
+@bp.post("/end_user/v1/file-upload/delete-file")
+async def delete_file(request: Request) -> HTTPResponse:
+    body = parse_body(request, AttachmentBody)
+    await uploads(request).delete(request.ctx.auth.principal, body.attachment_id)
+    return success(None)
+
+
+# The upload target is exempt from every header rule: only its signed form fields authorise it.
+@bp.post(UPLOAD_PATH, ctx_auth="none", ctx_client="none")
+async def upload(request: Request) -> HTTPResponse:
+    files = request.files.get("file") if request.files else None
+    if not files:
+        raise InvalidRequest("the form needs a `file` part")
+    fields = {key: values[0] for key, values in request.form.items()}
+    await uploads(request).accept_upload(fields, files.body)
+    return HTTPResponse(status=204)
+
+
+@bp.get(UPLOAD_PATH + "/<attachment_id:int>", ctx_auth="none", ctx_client="none")
+async def download(request: Request, attachment_id: int) -> HTTPResponse:
+    try:
+        expires = int(request.args.get("expires", "0"))
+    except ValueError:
+        expires = 0
+    attachment, content = await uploads(request).download(attachment_id, expires, request.args.get("signature", ""))
+    return raw_response(
+        content,
+        content_type=attachment.file_type,
+        headers={
+            "Cache-Control": "private, max-age=600",
+            "Content-Disposition": f'inline; filename="{attachment.file_name}"',
+        },
+    )
