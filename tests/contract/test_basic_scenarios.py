@@ -232,7 +232,7 @@ async def test_c5_a_new_query_aborts_unanswered_tools(deployment):
     session_id = session_of(step1)
     turn = await socket.ask({"query": "never mind", "session_id": session_id})
     assert turn.compact() == FINAL
-    tool = [c for c in await client.chats(session_id) if c["message_data"]["message_type"] == "TOOL_USE"][0]
+    tool = next(c for c in await client.chats(session_id) if c["message_data"]["message_type"] == "TOOL_USE")
     assert tool["message_data"]["tool_status"] == "ABORTED"
     messages = deployment.model_calls()[-1]["messages"]
     tool_message = next(m for m in messages if m["role"] == "tool")
@@ -267,7 +267,7 @@ async def test_c6_failed_tools_reach_the_model_as_errors(deployment):
     assert final.compact() == FINAL
     part = next(m for m in reversed(deployment.model_calls()[-1]["messages"]) if m["role"] == "tool")["parts"][0]
     assert part["is_error"] is True and "boom" in part["content"][0]["text"]
-    tool = [c for c in await client.chats(session_of(step1)) if c["message_data"]["message_type"] == "TOOL_USE"][0]
+    tool = next(c for c in await client.chats(session_of(step1)) if c["message_data"]["message_type"] == "TOOL_USE")
     assert tool["message_data"]["tool_status"] == "FAILED"
     await socket.close()
 
