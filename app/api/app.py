@@ -9,7 +9,18 @@ from sanic import Sanic
 
 from app.api import errors, guards
 from app.api.client_config import ClientConfigSnapshots
-from app.api.routes import auth, chat_ws, configs, health, history, llm, out_of_scope, telemetry, uploads
+from app.api.routes import (
+    auth,
+    chat_ws,
+    configs,
+    health,
+    history,
+    llm,
+    out_of_scope,
+    query_solver_sse,
+    telemetry,
+    uploads,
+)
 from app.auth.login import LoginBindings
 from app.auth.tokens import TokenService
 from app.chat.running import RunningSteps
@@ -77,6 +88,7 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
         history.bp,
         chat_ws.bp,
         uploads.bp,
+        query_solver_sse.bp,
         out_of_scope.bp,
         telemetry.bp,
     ):

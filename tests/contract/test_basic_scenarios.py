@@ -417,3 +417,39 @@ async def test_chat_payload_is_json(deployment):
     await socket.send(json.dumps({"neither": "query nor tools"}))
     assert (await socket.turn()).compact() == ["SS", "ERR(INVALID_REQUEST)"]
     await socket.close()
+
+
+async def sse_frames(client, path: str, body: dict) -> list[dict]:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=client.base_url, timeout=20) as http:
+        response = await http.post(path, json=body, headers={"Authorization": f"Bearer {client.token}"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+    return [json.loads(line[6:]) for line in response.text.splitlines() if line.startswith("data: ")]
+
+
+async def test_sse_clients_get_the_same_frames_and_continue_with_tool_responses(deployment):
+    deployment.script({"text": "Reading.", "tool_calls": [{"name": "file_path_searcher",
+                                                           "input": {"directory": ".", "repo_path": "/r"}}]},
+                      {"text": "Found it"})
+    client = deployment.client()
+    frames = await sse_frames(client, "/v1/query-solver/stream", {"query": "find files"})
+    types = [f["data"]["type"] for f in frames]
+    assert types[:3] == ["STREAM_START", "STREAM_INITIALIZED", "RESPONSE_METADATA"] and types[-1] == "STREAM_END"
+    start = next(f for f in frames if f["data"]["type"] == "TOOL_USE_REQUEST_START")["data"]["content"]
+    session_id = frames[2]["data"]["content"]["session_id"]
+    import httpx
+
+    async with httpx.AsyncClient(base_url=client.base_url) as http:
+        refused = await http.post("/v1/query-solver/stream", json={"query": "x"},
+                                  headers={"Authorization": "Bearer adj_" + "q" * 43})
+    assert refused.status_code == 400 and refused.json()["error"]["message"] == "NOT_VERIFIED"
+    final = await sse_frames(client, "/v1/query-solver/tool-response", {
+        "session_id": session_id, "batch_tool_responses": [
+            {"tool_name": "file_path_searcher", "tool_use_id": start["tool_use_id"],
+             "response": {"file_path_search": {"data": ["a.py"]}}}]})
+    assert [f["data"]["type"] for f in final][-3:] == ["TASK_COMPLETION", "QUERY_COMPLETE", "STREAM_END_CLOSE_CONNECTION"]
+    assert "".join(f["data"]["content"]["text"] for f in final if f["data"]["type"] == "TEXT_DELTA") == "Found it"
+    foreign = await sse_frames(deployment.client("eve"), "/v1/query-solver/stream",
+                               {"query": "hijack", "session_id": session_id})
+    assert [f["data"].get("status") for f in foreign] == [None, "SESSION_NOT_FOUND"]

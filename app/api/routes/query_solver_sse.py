@@ -1,0 +1,67 @@
+"""The query solver over server-sent events, for clients that do not speak WebSocket: the same request
+bodies and the same frames (one `data:` line each) as the socket, one answer per HTTP request."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from sanic import Blueprint, Request
+
+from app.auth.tokens import Authentication
+from app.chat.solver import Caller, QuerySolver
+from app.chat.step_stream import relay
+from app.chat.wire import direct, request_error
+from app.db.ownership import parse_id
+from app.errors import InvalidRequest
+
+bp = Blueprint("query_solver_sse", url_prefix="/v1/query-solver")
+
+
+def _body(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body or b"{}")
+    except json.JSONDecodeError:
+        raise InvalidRequest("the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("the body must be a JSON object")
+    return body
+
+
+async def _answer(request: Request, body: dict[str, Any]) -> None:
+    solver: QuerySolver = request.app.ctx.solver
+    auth: Authentication = request.ctx.auth
+    caller = Caller(user_id=auth.principal.user_id, team_id=auth.principal.team_id, connection_id=uuid.uuid4().hex,
+                    header_session_id=parse_id(request.headers.get("x-session-id")),
+                    header_session_type=request.headers.get("x-session-type"))
+    answer = await solver.accept(body, caller)
+    response = await request.respond(content_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    async def send(frame: dict[str, Any]) -> None:
+        await response.send(f"data: {json.dumps(frame, separators=(',', ':'))}\n\n")
+
+    start = direct("STREAM_START", **({"new_session_data": auth.replacement} if auth.replacement else {}))
+    if not answer.ignore:
+        await send(start)
+    if answer.error is not None:
+        await send(request_error(*answer.error))
+    elif answer.follow is not None:
+        await relay(answer.follow, answer.after, send, buffer=solver.buffer, hub=solver.hub,
+                    local=solver.running.local(answer.follow) is not None)
+    await response.eof()
+
+
+@bp.post("/stream", ctx_auth="required", ctx_client="none")
+async def stream(request: Request) -> None:
+    await _answer(request, _body(request))
+
+
+@bp.post("/tool-response", ctx_auth="required", ctx_client="none")
+async def tool_response(request: Request) -> None:
+    body = _body(request)
+    if not isinstance(body.get("batch_tool_responses"), list) or not body["batch_tool_responses"]:
+        raise InvalidRequest("batch_tool_responses must be a non-empty list")
+    await _answer(request, body)
+
