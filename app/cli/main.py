@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from app.cli import admin
+from app.cli.chat import chat
 from app.cli.serve import serve
 
 cli = typer.Typer(
@@ -16,6 +17,7 @@ cli = typer.Typer(
 )
 cli.command()(serve)
 cli.command()(admin.migrate)
+cli.command()(chat)
 cli.add_typer(admin.token_app, name="token")
 cli.add_typer(admin.config_app, name="config")
 

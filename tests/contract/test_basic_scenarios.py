@@ -453,3 +453,27 @@ async def test_sse_clients_get_the_same_frames_and_continue_with_tool_responses(
     foreign = await sse_frames(deployment.client("eve"), "/v1/query-solver/stream",
                                {"query": "hijack", "session_id": session_id})
     assert [f["data"].get("status") for f in foreign] == [None, "SESSION_NOT_FOUND"]
+
+
+async def test_adjutant_chat_runs_a_tool_round_trip_on_the_local_working_copy(deployment, tmp_path):
+    import subprocess
+    import sys
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "notes.txt").write_text("the secret word is tangerine\n")
+    deployment.script(
+        {"text": "Let me read it.", "tool_calls": [{"name": "iterative_file_reader",
+                                                    "input": {"file_path": "notes.txt", "repo_path": str(repo)}}]},
+        {"text": "The word is tangerine."},
+    )
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "app.cli.main", "chat", "-m", "what is the secret word?", "--repo", str(repo), "--yes",
+         "--server", deployment.url(), "--token", deployment.tokens["ada"]],
+        env={**deployment.env, "COLUMNS": "200"}, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "iterative_file_reader" in result.stdout and "The word is tangerine." in result.stdout
+    tool_message = next(m for m in reversed(deployment.model_calls()[-1]["messages"]) if m["role"] == "tool")
+    assert "tangerine" in tool_message["parts"][0]["content"][0]["text"]
