@@ -25,9 +25,8 @@ from app.auth.login import LoginBindings
 from app.auth.tokens import TokenService
 from app.chat.running import RunningSteps
 from app.chat.solver import QuerySolver
-from app.chat.uploads import Uploads
-from app.db.repositories.uploads import instance_secret
 from app.chat.step_stream import LiveHub, StepBuffer
+from app.chat.uploads import Uploads
 from app.db.connection import close_database, open_database
 from app.errors import ConfigError
 from app.llm.providers.pool import ProviderPool
@@ -102,7 +101,7 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
         app.ctx.login_bindings = LoginBindings(
             app.ctx.redis, settings.redis.key_prefix, settings.auth.login_binding_ttl_minutes
         )
-        app.ctx.uploads = Uploads(settings, await instance_secret("upload-signing"))
+        app.ctx.uploads = Uploads(settings)
         app.ctx.running = RunningSteps(app.ctx.redis, settings.redis.key_prefix)
         await app.ctx.running.start()
         app.ctx.solver = QuerySolver(

@@ -64,6 +64,8 @@ async def chats(session: Session, uploads: Uploads | None = None) -> list[dict[s
     """The chat elements in creation order, in the shapes the client renders (§10.2)."""
     tools = await repo.session_tool_uses(session.id)
     attachments = await repo.session_attachments(session.id)
+    if uploads is not None and attachments:
+        await uploads.ensure_key()
     out: list[dict[str, Any]] = []
     for element in await repo.session_elements(session.id):
         payload = dict(element.payload)

@@ -109,10 +109,14 @@ class MarkupParser:
         if match is None:
             keep = _partial_prefix(self.buffer, tuple(f"<{t}" for t in TAGS))
             start = self.buffer.rfind("<", max(len(self.buffer) - MAX_TAG_CHARS, 0))
-            if keep == 0 and start >= 0 and ">" not in self.buffer[start:]:
-                # An opening tag may be split inside its attributes: hold from an unclosed '<' of ours.
-                if re.match(r"<(thinking|code_block|task_plan|summary)\s", self.buffer[start:]):
-                    keep = len(self.buffer) - start
+            # An opening tag may be split inside its attributes: hold from an unclosed '<' of ours.
+            if (
+                keep == 0
+                and start >= 0
+                and ">" not in self.buffer[start:]
+                and re.match(r"<(thinking|code_block|task_plan|summary)\s", self.buffer[start:])
+            ):
+                keep = len(self.buffer) - start
             self._text(self.buffer[: len(self.buffer) - keep], events)
             self.buffer = self.buffer[len(self.buffer) - keep :]
             return False

@@ -29,7 +29,7 @@ from app.chat.wire import ChatRequest, PayloadAttachment, ResumeRequest, classif
 from app.db.models import Session, Step, UserQuery
 from app.db.ownership import get_owned
 from app.db.repositories import chat as repo
-from app.errors import AdjutantError, InvalidRequest, SessionNotFound
+from app.errors import AdjutantError, SessionNotFound
 from app.llm.errors import LLMError
 from app.llm.registry import ModelRegistry, RegisteredModel
 from app.llm.router import LLMRouter

@@ -38,12 +38,20 @@ class UploadGrant:
 
 
 class Uploads:
-    def __init__(self, settings: Settings, secret: str) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.key = secret.encode()
+        self.key: bytes | None = None
         self.base = settings.server.base_url()
 
+    async def ensure_key(self) -> None:
+        """The signing key every worker shares, read from the database on first use (not at start-up, so a
+        database outage does not keep the service from starting and reporting itself unhealthy)."""
+        if self.key is None:
+            self.key = (await repo.instance_secret("upload-signing")).encode()
+
     def _sign(self, *parts: Any) -> str:
+        if self.key is None:
+            raise RuntimeError("Uploads.ensure_key() was not awaited")
         return hmac.new(self.key, ":".join(str(p) for p in parts).encode(), hashlib.sha256).hexdigest()
 
     # --- presign ---------------------------------------------------------------------------------------
@@ -51,6 +59,7 @@ class Uploads:
     async def presign_upload(
         self, owner: Owner, *, file_name: str, file_size: int, file_type: str, folder: str
     ) -> UploadGrant:
+        await self.ensure_key()
         limits = self.settings.client_config.vscode.CHAT_IMAGE_UPLOAD
         if folder == "image":
             if file_type not in limits.SUPPORTED_MIMETYPES or file_type == PAYLOAD_TYPE:
@@ -92,6 +101,7 @@ class Uploads:
     # --- the upload target and downloads (authorised by signatures only) ------------------------------
 
     async def accept_upload(self, fields: dict[str, str], content: bytes) -> None:
+        await self.ensure_key()
         try:
             attachment_id, owner, max_size = int(fields["attachment_id"]), int(fields["owner"]), int(fields["max_size"])
             file_type, expires, signature = fields["Content-Type"], int(fields["expires"]), fields["signature"]
@@ -106,6 +116,7 @@ class Uploads:
             raise AttachmentNotFound("this upload was already used")
 
     async def download(self, attachment_id: int, expires: int, signature: str) -> tuple[Attachment, bytes]:
+        await self.ensure_key()
         attachment = await repo.get(attachment_id)
         if attachment is None or attachment.status in ("DELETED", "CONSUMED"):
             raise AttachmentNotFound("no such file")
@@ -122,6 +133,7 @@ class Uploads:
     async def owned(
         self, owner: Owner, raw_id: Any, *, folder: str | None = None, uploaded: bool = False
     ) -> Attachment:
+        await self.ensure_key()
         attachment = await get_owned(Attachment, raw_id, owner, not_found=AttachmentNotFound)
         if (
             attachment.status in ("DELETED", "CONSUMED")

@@ -51,8 +51,9 @@ class Renderer:
             self.code["code"] += content["code_delta"]
         elif kind == "CODE_BLOCK_END" and self.code is not None:
             language = "diff" if self.code.get("is_diff") else (self.code.get("language") or "text")
-            console.print(Panel(Syntax(self.code["code"], language, word_wrap=True),
-                                title=self.code.get("filepath") or None))
+            console.print(
+                Panel(Syntax(self.code["code"], language, word_wrap=True), title=self.code.get("filepath") or None)
+            )
             self.code = None
         elif kind == "TASK_PLAN":
             for step in content.get("latest_plan_steps", []):
@@ -69,17 +70,21 @@ class Renderer:
 
 
 class ChatClient:
-    def __init__(self, server: str, token: str, repo: Path, *, model: str | None, write: bool, yes: bool,
-                 session_id: int | None) -> None:
+    def __init__(
+        self, server: str, token: str, repo: Path, *, model: str | None, write: bool, yes: bool, session_id: int | None
+    ) -> None:
         self.url = server.rstrip("/").replace("http://", "ws://").replace("https://", "wss://") + SOCKET_PATH
         self.token = token
         self.repo = repo.resolve()
         self.model = model
         self.write = write
         self.session_id = session_id
-        self.tools = WorkspaceTools(self.repo, confirm=(lambda _: True) if yes else self._confirm,
-                                    ask=lambda prompt: Prompt.ask(f"[bold]{prompt}[/]"),
-                                    show=lambda text: console.print(Syntax(text, "diff")))
+        self.tools = WorkspaceTools(
+            self.repo,
+            confirm=(lambda _: True) if yes else self._confirm,
+            ask=lambda prompt: Prompt.ask(f"[bold]{prompt}[/]"),
+            show=lambda text: console.print(Syntax(text, "diff")),
+        )
 
     @staticmethod
     def _confirm(question: str) -> bool:
@@ -87,9 +92,17 @@ class ChatClient:
 
     def _payload(self, **fields: Any) -> dict[str, Any]:
         payload: dict[str, Any] = {
-            "repositories": [{"repo_path": str(self.repo), "repo_name": self.repo.name, "is_working_repository": True,
-                              "root_directory_context": ""}],
-            "os_name": platform.system().lower(), "shell": os.environ.get("SHELL", "sh"), "write_mode": self.write,
+            "repositories": [
+                {
+                    "repo_path": str(self.repo),
+                    "repo_name": self.repo.name,
+                    "is_working_repository": True,
+                    "root_directory_context": "",
+                }
+            ],
+            "os_name": platform.system().lower(),
+            "shell": os.environ.get("SHELL", "sh"),
+            "write_mode": self.write,
             **fields,
         }
         if self.model:
@@ -117,9 +130,8 @@ class ChatClient:
                     return 0
                 if not text.strip():
                     continue
-                if not await self._turn(ws, self._payload(query=text)):
-                    if queue is not None:
-                        return 1
+                if not await self._turn(ws, self._payload(query=text)) and queue is not None:
+                    return 1
 
     async def _turn(self, ws: Any, payload: dict[str, Any]) -> bool:
         """Send a request and follow it through every tool round trip; False if it ended in an error."""
@@ -156,11 +168,16 @@ class ChatClient:
 
 
 def chat(
-    message: Annotated[list[str] | None, typer.Option("--message", "-m",
-                                                      help="Send this message (repeatable) and exit; no prompt.")] = None,
-    server: Annotated[str, typer.Option(envvar="ADJUTANT_SERVER", help="The Adjutant base URL.")] = "http://127.0.0.1:8084",
-    token: Annotated[str | None, typer.Option(envvar="ADJUTANT_TOKEN", help="Bearer token (adjutant token create).",
-                                              show_default=False)] = None,
+    message: Annotated[
+        list[str] | None, typer.Option("--message", "-m", help="Send this message (repeatable) and exit; no prompt.")
+    ] = None,
+    server: Annotated[
+        str, typer.Option(envvar="ADJUTANT_SERVER", help="The Adjutant base URL.")
+    ] = "http://127.0.0.1:8084",
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="ADJUTANT_TOKEN", help="Bearer token (adjutant token create).", show_default=False),
+    ] = None,
     repo: Annotated[Path, typer.Option(help="The working repository the tools act on.")] = Path("."),
     model: Annotated[str | None, typer.Option(help="Model name (see GET /v1/llm/models).")] = None,
     write: Annotated[bool, typer.Option("--write", help="Let the assistant edit files (with previews).")] = False,

@@ -54,8 +54,12 @@ class WorkspaceTools:
 
     @staticmethod
     def _wrap(name: str, error: dict[str, Any]) -> Any:
-        key = {"file_path_searcher": "file_path_search", "execute_command": "execute_command_result",
-               "replace_in_file": "result", "write_to_file": "result"}.get(name)
+        key = {
+            "file_path_searcher": "file_path_search",
+            "execute_command": "execute_command_result",
+            "replace_in_file": "result",
+            "write_to_file": "result",
+        }.get(name)
         return {key: error} if key else error
 
     def _path(self, relative: str) -> Path:
@@ -65,9 +69,16 @@ class WorkspaceTools:
         return path
 
     def _chunk(self, path: Path, start: int, lines: list[str]) -> dict[str, Any]:
-        return {"content": "\n".join(lines), "has_embedded_lines": False,
-                "source_details": {"file_path": str(path.relative_to(self.repo)), "file_hash": None,
-                                   "start_line": start, "end_line": start + max(len(lines) - 1, 0)}}
+        return {
+            "content": "\n".join(lines),
+            "has_embedded_lines": False,
+            "source_details": {
+                "file_path": str(path.relative_to(self.repo)),
+                "file_hash": None,
+                "start_line": start,
+                "end_line": start + max(len(lines) - 1, 0),
+            },
+        }
 
     def _iterative_file_reader(self, args: dict[str, Any]) -> dict[str, Any]:
         path = self._path(args["file_path"])
@@ -76,10 +87,16 @@ class WorkspaceTools:
         lines = path.read_text(errors="replace").splitlines()
         start = max(int(args.get("start_line") or 1), 1)
         end = min(int(args.get("end_line") or start + MAX_READ_LINES - 1), start + MAX_READ_LINES - 1, len(lines))
-        return {"data": {"chunk": self._chunk(path, start, lines[start - 1:end]), "eof_reached": end >= len(lines),
-                         "was_summary": False, "total_lines": len(lines)}}
+        return {
+            "data": {
+                "chunk": self._chunk(path, start, lines[start - 1 : end]),
+                "eof_reached": end >= len(lines),
+                "was_summary": False,
+                "total_lines": len(lines),
+            }
+        }
 
-    def _files(self, root: Path):  # noqa: ANN202 - a generator of paths
+    def _files(self, root: Path):
         for directory, subdirs, files in os.walk(root):
             subdirs[:] = [d for d in subdirs if d not in SKIP_DIRS]
             for name in files:
@@ -105,13 +122,21 @@ class WorkspaceTools:
                         break
             if len(matches) >= MAX_MATCHES:
                 break
-        return {"data": matches, "search_term": args["query"], "directory_path": args.get("search_path"),
-                "case_insensitive": bool(args.get("case_insensitive")), "use_regex": bool(args.get("use_regex"))}
+        return {
+            "data": matches,
+            "search_term": args["query"],
+            "directory_path": args.get("search_path"),
+            "case_insensitive": bool(args.get("case_insensitive")),
+            "use_regex": bool(args.get("use_regex")),
+        }
 
     def _file_path_searcher(self, args: dict[str, Any]) -> dict[str, Any]:
         terms = [t.lower() for t in args.get("search_terms") or []]
-        found = [str(p.relative_to(self.repo)) for p in self._files(self._path(args.get("directory") or "."))
-                 if not terms or any(t in p.name.lower() for t in terms)]
+        found = [
+            str(p.relative_to(self.repo))
+            for p in self._files(self._path(args.get("directory") or "."))
+            if not terms or any(t in p.name.lower() for t in terms)
+        ]
         listed = sorted(found)[:100]
         if len(found) > 100:
             listed.append(f"... and {len(found) - 100} more")
@@ -122,8 +147,14 @@ class WorkspaceTools:
         if not self.confirm(f"Run `{command}` in {self.repo}?"):
             return {"execute_command_result": "The user declined to run this command."}
         try:
-            completed = subprocess.run(command, shell=True, cwd=self.repo, capture_output=True, text=True,  # noqa: S602 - the user approved this command
-                                       timeout=COMMAND_TIMEOUT_S)
+            completed = subprocess.run(  # noqa: S602 - a shell command the user approved, like a terminal
+                command,
+                shell=True,
+                cwd=self.repo,
+                capture_output=True,
+                text=True,
+                timeout=COMMAND_TIMEOUT_S,
+            )
         except subprocess.TimeoutExpired:
             return {"execute_command_result": f"Timed out after {COMMAND_TIMEOUT_S} s."}
         output = (completed.stdout + completed.stderr)[-20_000:]
@@ -132,18 +163,31 @@ class WorkspaceTools:
     def _write(self, relative: str, new: str) -> dict[str, Any]:
         path = self._path(relative)
         old = path.read_text(errors="replace") if path.exists() else ""
-        diff = list(difflib.unified_diff(old.splitlines(), new.splitlines(), f"a/{relative}", f"b/{relative}",
-                                         lineterm=""))
+        diff = list(
+            difflib.unified_diff(old.splitlines(), new.splitlines(), f"a/{relative}", f"b/{relative}", lineterm="")
+        )
         self.show("\n".join(diff) or "(no change)")
         if not self.confirm(f"Apply this change to {relative}?"):
-            return {"result": {"llmNextStep": "The user rejected the change.", "status": "rejected",
-                               "addedLines": 0, "removedLines": 0}}
+            return {
+                "result": {
+                    "llmNextStep": "The user rejected the change.",
+                    "status": "rejected",
+                    "addedLines": 0,
+                    "removedLines": 0,
+                }
+            }
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(new)
         added = sum(1 for line in diff if line.startswith("+") and not line.startswith("+++"))
         removed = sum(1 for line in diff if line.startswith("-") and not line.startswith("---"))
-        return {"result": {"llmNextStep": "The change was applied.", "status": "completed", "addedLines": added,
-                           "removedLines": removed}}
+        return {
+            "result": {
+                "llmNextStep": "The change was applied.",
+                "status": "completed",
+                "addedLines": added,
+                "removedLines": removed,
+            }
+        }
 
     def _replace_in_file(self, args: dict[str, Any]) -> dict[str, Any]:
         path = self._path(args["path"])

@@ -204,7 +204,7 @@ def deployment(servers: EmbeddedServers, tmp_path_factory: pytest.TempPathFactor
             "ADJUTANT_LLM__ROUTER__MAX_RETRIES": "0",
             "ADJUTANT_LLM__ROUTER__MAX_RETRY_AFTER_S": "1",
             "ADJUTANT_CHAT__CONNECTION_ERROR_GRACE_S": "2",
-        "ADJUTANT_CHAT__PAYLOAD_MAX_BYTES": str(4 * 1024 * 1024),
+            "ADJUTANT_CHAT__PAYLOAD_MAX_BYTES": str(4 * 1024 * 1024),
             "XDG_DATA_HOME": str(workdir / "xdg"),
         }
     )

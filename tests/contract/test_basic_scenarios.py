@@ -429,9 +429,13 @@ async def sse_frames(client, path: str, body: dict) -> list[dict]:
 
 
 async def test_sse_clients_get_the_same_frames_and_continue_with_tool_responses(deployment):
-    deployment.script({"text": "Reading.", "tool_calls": [{"name": "file_path_searcher",
-                                                           "input": {"directory": ".", "repo_path": "/r"}}]},
-                      {"text": "Found it"})
+    deployment.script(
+        {
+            "text": "Reading.",
+            "tool_calls": [{"name": "file_path_searcher", "input": {"directory": ".", "repo_path": "/r"}}],
+        },
+        {"text": "Found it"},
+    )
     client = deployment.client()
     frames = await sse_frames(client, "/v1/query-solver/stream", {"query": "find files"})
     types = [f["data"]["type"] for f in frames]
@@ -441,17 +445,33 @@ async def test_sse_clients_get_the_same_frames_and_continue_with_tool_responses(
     import httpx
 
     async with httpx.AsyncClient(base_url=client.base_url) as http:
-        refused = await http.post("/v1/query-solver/stream", json={"query": "x"},
-                                  headers={"Authorization": "Bearer adj_" + "q" * 43})
+        refused = await http.post(
+            "/v1/query-solver/stream", json={"query": "x"}, headers={"Authorization": "Bearer adj_" + "q" * 43}
+        )
     assert refused.status_code == 400 and refused.json()["error"]["message"] == "NOT_VERIFIED"
-    final = await sse_frames(client, "/v1/query-solver/tool-response", {
-        "session_id": session_id, "batch_tool_responses": [
-            {"tool_name": "file_path_searcher", "tool_use_id": start["tool_use_id"],
-             "response": {"file_path_search": {"data": ["a.py"]}}}]})
-    assert [f["data"]["type"] for f in final][-3:] == ["TASK_COMPLETION", "QUERY_COMPLETE", "STREAM_END_CLOSE_CONNECTION"]
+    final = await sse_frames(
+        client,
+        "/v1/query-solver/tool-response",
+        {
+            "session_id": session_id,
+            "batch_tool_responses": [
+                {
+                    "tool_name": "file_path_searcher",
+                    "tool_use_id": start["tool_use_id"],
+                    "response": {"file_path_search": {"data": ["a.py"]}},
+                }
+            ],
+        },
+    )
+    assert [f["data"]["type"] for f in final][-3:] == [
+        "TASK_COMPLETION",
+        "QUERY_COMPLETE",
+        "STREAM_END_CLOSE_CONNECTION",
+    ]
     assert "".join(f["data"]["content"]["text"] for f in final if f["data"]["type"] == "TEXT_DELTA") == "Found it"
-    foreign = await sse_frames(deployment.client("eve"), "/v1/query-solver/stream",
-                               {"query": "hijack", "session_id": session_id})
+    foreign = await sse_frames(
+        deployment.client("eve"), "/v1/query-solver/stream", {"query": "hijack", "session_id": session_id}
+    )
     assert [f["data"].get("status") for f in foreign] == [None, "SESSION_NOT_FOUND"]
 
 
@@ -463,15 +483,35 @@ async def test_adjutant_chat_runs_a_tool_round_trip_on_the_local_working_copy(de
     repo.mkdir()
     (repo / "notes.txt").write_text("the secret word is tangerine\n")
     deployment.script(
-        {"text": "Let me read it.", "tool_calls": [{"name": "iterative_file_reader",
-                                                    "input": {"file_path": "notes.txt", "repo_path": str(repo)}}]},
+        {
+            "text": "Let me read it.",
+            "tool_calls": [
+                {"name": "iterative_file_reader", "input": {"file_path": "notes.txt", "repo_path": str(repo)}}
+            ],
+        },
         {"text": "The word is tangerine."},
     )
     result = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "app.cli.main", "chat", "-m", "what is the secret word?", "--repo", str(repo), "--yes",
-         "--server", deployment.url(), "--token", deployment.tokens["ada"]],
-        env={**deployment.env, "COLUMNS": "200"}, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "app.cli.main",
+            "chat",
+            "-m",
+            "what is the secret word?",
+            "--repo",
+            str(repo),
+            "--yes",
+            "--server",
+            deployment.url(),
+            "--token",
+            deployment.tokens["ada"],
+        ],
+        env={**deployment.env, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "iterative_file_reader" in result.stdout and "The word is tangerine." in result.stdout

@@ -21,7 +21,11 @@ async def test_session_routes_refuse_foreign_sessions_like_missing_ones(deployme
     for method, path, kwargs in [
         ("GET", "/end_user/v1/history/chats", {}),
         ("PUT", "/end_user/v1/history/delete-session", {"json": {}}),
-        ("PUT", "/end_user/v1/history/pin-unpin-session", {"params": {"sessions_list_type": "PINNED", "pinned_rank": 0}}),
+        (
+            "PUT",
+            "/end_user/v1/history/pin-unpin-session",
+            {"params": {"sessions_list_type": "PINNED", "pinned_rank": 0}},
+        ),
         ("POST", "/end_user/v2/code-gen/cancel", {"json": {}}),
         ("POST", "/end_user/v1/feedbacks/submit", {"headers": {"X-Query-ID": "1", "X-Feedback": "UPVOTE"}}),
     ]:
@@ -38,25 +42,34 @@ async def test_feedback_needs_a_query_of_that_session(deployment):
     turn = await owned_turn(deployment, ada, {"query": "rate me"})
     session_id = session_of(turn)
     query_id = turn.of("TASK_COMPLETION")[0]["data"]["content"]["query_id"]
-    ok = await ada.rest("POST", "/end_user/v1/feedbacks/submit", session_id,
-                        headers={"X-Query-ID": str(query_id), "X-Feedback": "DOWNVOTE"})
+    ok = await ada.rest(
+        "POST",
+        "/end_user/v1/feedbacks/submit",
+        session_id,
+        headers={"X-Query-ID": str(query_id), "X-Feedback": "DOWNVOTE"},
+    )
     assert ok.status_code == 200 and ok.json()["data"] == {"query_id": query_id, "feedback": "DOWNVOTE"}
     other = session_of(await owned_turn(deployment, ada, {"query": "another session"}))
-    wrong_session = await ada.rest("POST", "/end_user/v1/feedbacks/submit", other,
-                                   headers={"X-Query-ID": str(query_id), "X-Feedback": "UPVOTE"})
+    wrong_session = await ada.rest(
+        "POST", "/end_user/v1/feedbacks/submit", other, headers={"X-Query-ID": str(query_id), "X-Feedback": "UPVOTE"}
+    )
     assert wrong_session.status_code == 404
     eves = session_of(await owned_turn(deployment, eve, {"query": "eve's"}))
-    foreign_query = await eve.rest("POST", "/end_user/v1/feedbacks/submit", eves,
-                                   headers={"X-Query-ID": str(query_id), "X-Feedback": "UPVOTE"})
+    foreign_query = await eve.rest(
+        "POST", "/end_user/v1/feedbacks/submit", eves, headers={"X-Query-ID": str(query_id), "X-Feedback": "UPVOTE"}
+    )
     assert foreign_query.status_code == 404
-    bad_value = await ada.rest("POST", "/end_user/v1/feedbacks/submit", session_id,
-                               headers={"X-Query-ID": str(query_id), "X-Feedback": "MEH"})
+    bad_value = await ada.rest(
+        "POST", "/end_user/v1/feedbacks/submit", session_id, headers={"X-Query-ID": str(query_id), "X-Feedback": "MEH"}
+    )
     assert bad_value.status_code == 422
 
 
 async def test_socket_messages_refuse_foreign_sessions_and_tool_uses(deployment):
-    deployment.script({"tool_calls": [{"name": "ask_user_input", "input": {"prompt": "?"}}]},
-                      {"tool_calls": [{"name": "ask_user_input", "input": {"prompt": "?"}}]})
+    deployment.script(
+        {"tool_calls": [{"name": "ask_user_input", "input": {"prompt": "?"}}]},
+        {"tool_calls": [{"name": "ask_user_input", "input": {"prompt": "?"}}]},
+    )
     ada, eve = deployment.client("ada"), deployment.client("eve")
     ada_turn = await owned_turn(deployment, ada, {"query": "ada asks"})
     ada_session, (ada_call,) = session_of(ada_turn), ada_turn.tool_requests()

@@ -11,13 +11,19 @@ from tests.contract.test_basic_scenarios import FINAL, session_of
 
 
 async def upload(client, content: bytes, folder: str = "payload", file_type: str = "application/json") -> int:
-    grant = await client.rest("POST", "/end_user/v1/file-upload/get-presigned-post-url", json={
-        "file_name": "payload.json", "file_size": len(content), "file_type": file_type, "folder": folder})
+    grant = await client.rest(
+        "POST",
+        "/end_user/v1/file-upload/get-presigned-post-url",
+        json={"file_name": "payload.json", "file_size": len(content), "file_type": file_type, "folder": folder},
+    )
     assert grant.status_code == 200, grant.text
     data = grant.json()["data"]
     async with httpx.AsyncClient() as http:  # no bearer, no client headers: the signed fields authorise it
-        posted = await http.post(data["upload_url"]["url"], data=data["upload_url"]["fields"],
-                                 files={"file": ("payload.json", content, file_type)})
+        posted = await http.post(
+            data["upload_url"]["url"],
+            data=data["upload_url"]["fields"],
+            files={"file": ("payload.json", content, file_type)},
+        )
     assert posted.status_code in (200, 204), posted.text
     return data["attachment_id"]
 
@@ -26,8 +32,11 @@ async def test_c15_large_inline_payloads_and_payload_attachments(deployment):
     deployment.script({"text": "got it"}, mode="repeat")
     client = deployment.client()
     socket = await client.socket()
-    big = {"query": "summarise this", "deputy_dev_rules": "r" * 100, "focus_items": [
-        {"type": "file", "path": "/r/big.txt", "chunks": [{"content": "x" * (3 * 1024 * 1024)}]}]}
+    big = {
+        "query": "summarise this",
+        "deputy_dev_rules": "r" * 100,
+        "focus_items": [{"type": "file", "path": "/r/big.txt", "chunks": [{"content": "x" * (3 * 1024 * 1024)}]}],
+    }
     inline = await socket.ask(big)
     assert inline.compact() == FINAL
     # R4: the same request as an uploaded attachment.
@@ -51,14 +60,24 @@ async def test_c15_large_inline_payloads_and_payload_attachments(deployment):
 
 async def test_c15_uploads_are_signed_single_use_and_owned(deployment):
     client = deployment.client()
-    grant = (await client.rest("POST", "/end_user/v1/file-upload/get-presigned-post-url", json={
-        "file_name": "a.png", "file_size": 10, "file_type": "image/png", "folder": "image"})).json()["data"]
+    grant = (
+        await client.rest(
+            "POST",
+            "/end_user/v1/file-upload/get-presigned-post-url",
+            json={"file_name": "a.png", "file_size": 10, "file_type": "image/png", "folder": "image"},
+        )
+    ).json()["data"]
     fields = grant["upload_url"]["fields"]
     async with httpx.AsyncClient() as http:
-        forged = await http.post(grant["upload_url"]["url"], data={**fields, "max_size": "999999"},
-                                 files={"file": ("a.png", b"0123456789", "image/png")})
+        forged = await http.post(
+            grant["upload_url"]["url"],
+            data={**fields, "max_size": "999999"},
+            files={"file": ("a.png", b"0123456789", "image/png")},
+        )
         assert forged.status_code == 400
-        ok = await http.post(grant["upload_url"]["url"], data=fields, files={"file": ("a.png", b"0123456789", "image/png")})
+        ok = await http.post(
+            grant["upload_url"]["url"], data=fields, files={"file": ("a.png", b"0123456789", "image/png")}
+        )
         assert ok.status_code == 204
         again = await http.post(grant["upload_url"]["url"], data=fields, files={"file": ("a.png", b"x", "image/png")})
         assert again.status_code == 404
@@ -66,26 +85,42 @@ async def test_c15_uploads_are_signed_single_use_and_owned(deployment):
         assert downloaded.status_code == 200 and downloaded.content == b"0123456789"
         tampered = await http.get(grant["download_url"].replace("signature=", "signature=0"))
         assert tampered.status_code == 404
-    for body in ({"file_name": "a.exe", "file_size": 10, "file_type": "application/x-msdownload", "folder": "image"},
-                 {"file_name": "p.json", "file_size": 10**9, "file_type": "application/json", "folder": "payload"},
-                 {"file_name": "p.json", "file_size": 0, "file_type": "application/json", "folder": "payload"}):
-        assert (await client.rest("POST", "/end_user/v1/file-upload/get-presigned-post-url", json=body)).status_code == 422
+    for body in (
+        {"file_name": "a.exe", "file_size": 10, "file_type": "application/x-msdownload", "folder": "image"},
+        {"file_name": "p.json", "file_size": 10**9, "file_type": "application/json", "folder": "payload"},
+        {"file_name": "p.json", "file_size": 0, "file_type": "application/json", "folder": "payload"},
+    ):
+        assert (
+            await client.rest("POST", "/end_user/v1/file-upload/get-presigned-post-url", json=body)
+        ).status_code == 422
     eve = deployment.client("eve")
     attachment = {"attachment_id": grant["attachment_id"]}
-    assert (await eve.rest("POST", "/end_user/v1/file-upload/get-presigned-get-url", json=attachment)).status_code == 404
+    assert (
+        await eve.rest("POST", "/end_user/v1/file-upload/get-presigned-get-url", json=attachment)
+    ).status_code == 404
     assert (await eve.rest("POST", "/end_user/v1/file-upload/delete-file", json=attachment)).status_code == 404
-    assert (await client.rest("POST", "/end_user/v1/file-upload/get-presigned-get-url", json=attachment)).status_code == 200
+    assert (
+        await client.rest("POST", "/end_user/v1/file-upload/get-presigned-get-url", json=attachment)
+    ).status_code == 200
     # An image attached to a query is shown in history with a fresh signed URL.
     deployment.script({"text": "nice picture"})
     socket = await client.socket()
     turn = await socket.ask({"query": "look", "attachments": [attachment]})
     assert turn.compact() == FINAL
     user = (await client.chats(session_of(turn)))[0]["message_data"]
-    assert user["attachments"][0]["attachment_id"] == grant["attachment_id"] and "signature=" in user["attachments"][0]["get_url"]
+    assert (
+        user["attachments"][0]["attachment_id"] == grant["attachment_id"]
+        and "signature=" in user["attachments"][0]["get_url"]
+    )
     foreign = await deployment.client("eve").socket()
-    assert (await foreign.ask({"query": "steal", "attachments": [attachment]})).compact() == ["SS", "ERR(ATTACHMENT_NOT_FOUND)"]
+    assert (await foreign.ask({"query": "steal", "attachments": [attachment]})).compact() == [
+        "SS",
+        "ERR(ATTACHMENT_NOT_FOUND)",
+    ]
     assert (await client.rest("POST", "/end_user/v1/file-upload/delete-file", json=attachment)).status_code == 200
-    assert (await client.rest("POST", "/end_user/v1/file-upload/get-presigned-get-url", json=attachment)).status_code == 404
+    assert (
+        await client.rest("POST", "/end_user/v1/file-upload/get-presigned-get-url", json=attachment)
+    ).status_code == 404
     await socket.close()
     await foreign.close()
 
@@ -93,8 +128,12 @@ async def test_c15_uploads_are_signed_single_use_and_owned(deployment):
 async def test_c15_the_advertised_configuration_is_complete_and_live(deployment):
     client = deployment.client()
     async with httpx.AsyncClient(base_url=deployment.url(), headers=CLIENT) as http:
-        essential = (await http.get("/end_user/v1/configs/get-essential-configs",
-                                    params={"consumer": "VSCODE_EXT", "os": "linux", "arch": "x64"})).json()["data"]
+        essential = (
+            await http.get(
+                "/end_user/v1/configs/get-essential-configs",
+                params={"consumer": "VSCODE_EXT", "os": "linux", "arch": "x64"},
+            )
+        ).json()["data"]
     socket_url = essential["DD_HOST_WS_NON_GATEWAY"] + essential["QUERY_SOLVER_ENDPOINT_NON_GATEWAY"]
     assert socket_url == deployment.url().replace("http://", "ws://") + "/end_user/v2/code-gen/generate-code-ws"
     assert [m["name"] for m in essential["LLM_MODELS"]] == ["scripted", "scripted-big"]

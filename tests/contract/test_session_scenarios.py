@@ -23,8 +23,11 @@ async def new_session(client, text: str) -> int:
 
 
 async def listed(client, list_type: str = "UNPINNED", **params) -> dict:
-    response = await client.rest("GET", "/end_user/v1/history/sessions",
-                                 params={"sessions_list_type": list_type, "session_type": "VSCODE_EXT_SESSION", **params})
+    response = await client.rest(
+        "GET",
+        "/end_user/v1/history/sessions",
+        params={"sessions_list_type": list_type, "session_type": "VSCODE_EXT_SESSION", **params},
+    )
     assert response.status_code == 200, response.text
     return response.json()["data"]
 
@@ -40,13 +43,21 @@ async def test_c13_history_lists_pins_reorders_and_deletes(deployment):
     for item in page1["sessions"]:
         assert set(item) >= {"id", "summary", "age", "pinned_rank", "created_at", "updated_at"}
         assert item["updated_at"].endswith("Z") and item["age"][-1] in "smhd"
-    pin = await client.rest("PUT", "/end_user/v1/history/pin-unpin-session", ids[0],
-                            params={"sessions_list_type": "PINNED", "pinned_rank": 0})
+    pin = await client.rest(
+        "PUT",
+        "/end_user/v1/history/pin-unpin-session",
+        ids[0],
+        params={"sessions_list_type": "PINNED", "pinned_rank": 0},
+    )
     assert pin.status_code == 200 and pin.json()["data"] is None
     assert [s["id"] for s in (await listed(client, "PINNED"))["sessions"]] == [ids[0]]
     assert ids[0] not in [s["id"] for s in (await listed(client, limit=100))["sessions"]]
-    await client.rest("PUT", "/end_user/v1/history/pin-unpin-session", ids[1],
-                      params={"sessions_list_type": "PINNED", "pinned_rank": 1})
+    await client.rest(
+        "PUT",
+        "/end_user/v1/history/pin-unpin-session",
+        ids[1],
+        params={"sessions_list_type": "PINNED", "pinned_rank": 1},
+    )
     dragged = await client.rest("PUT", "/end_user/v1/history/session-dragged", json={str(ids[0]): 5, str(ids[1]): 2})
     assert dragged.status_code == 200
     assert [s["id"] for s in (await listed(client, "PINNED"))["sessions"]] == [ids[1], ids[0]]
@@ -57,28 +68,48 @@ async def test_c13_history_lists_pins_reorders_and_deletes(deployment):
     worse = await client.rest("PUT", "/end_user/v1/history/session-dragged", json={str(ids[0]): 0, "1; DROP": 1})
     assert worse.status_code == 422
     assert [s["pinned_rank"] for s in (await listed(client, "PINNED"))["sessions"]] == [2, 5]
-    unpin = await client.rest("PUT", "/end_user/v1/history/pin-unpin-session", ids[1],
-                              params={"sessions_list_type": "UNPINNED"})
+    unpin = await client.rest(
+        "PUT", "/end_user/v1/history/pin-unpin-session", ids[1], params={"sessions_list_type": "UNPINNED"}
+    )
     assert unpin.status_code == 200 and ids[1] in [s["id"] for s in (await listed(client, limit=100))["sessions"]]
     # Delete: gone from lists, chats 404, the socket answers SESSION_NOT_FOUND.
     assert (await client.rest("PUT", "/end_user/v1/history/delete-session", ids[2], json={})).status_code == 200
     assert ids[2] not in [s["id"] for s in (await listed(client, limit=100))["sessions"]]
     assert (await client.rest("GET", "/end_user/v1/history/chats", ids[2])).status_code == 404
     socket = await client.socket()
-    assert (await socket.ask({"query": "still there?", "session_id": ids[2]})).compact() == ["SS", "ERR(SESSION_NOT_FOUND)"]
+    assert (await socket.ask({"query": "still there?", "session_id": ids[2]})).compact() == [
+        "SS",
+        "ERR(SESSION_NOT_FOUND)",
+    ]
     await socket.close()
     assert (await client.rest("GET", "/end_user/v1/history/chats", foreign)).status_code == 404
     for bad_id in ("abc", "-1", "0"):
-        assert (await client.rest("GET", "/end_user/v1/history/chats", headers={"X-Session-ID": bad_id})).status_code == 404
+        assert (
+            await client.rest("GET", "/end_user/v1/history/chats", headers={"X-Session-ID": bad_id})
+        ).status_code == 404
 
 
 async def test_c13_elements_are_in_the_shapes_the_client_renders(deployment):
-    deployment.script({"thinking": "hmm", "text": 'Here:\n<code_block language="python" file_path="/r/a.py" '
-                       'is_diff="false">\nprint(1)\n</code_block>\n<code_block language="diff" file_path="/r/b.py" '
-                       'is_diff="true">\n-old\n+new\n</code_block>Done.<summary>Showed code</summary>',
-                       "tool_calls": [{"name": "grep_search", "input": {"search_path": ".", "query": "x",
-                                                                        "case_insensitive": True, "use_regex": False,
-                                                                        "repo_path": "/r"}}]})
+    deployment.script(
+        {
+            "thinking": "hmm",
+            "text": 'Here:\n<code_block language="python" file_path="/r/a.py" '
+            'is_diff="false">\nprint(1)\n</code_block>\n<code_block language="diff" file_path="/r/b.py" '
+            'is_diff="true">\n-old\n+new\n</code_block>Done.<summary>Showed code</summary>',
+            "tool_calls": [
+                {
+                    "name": "grep_search",
+                    "input": {
+                        "search_path": ".",
+                        "query": "x",
+                        "case_insensitive": True,
+                        "use_regex": False,
+                        "repo_path": "/r",
+                    },
+                }
+            ],
+        }
+    )
     client = deployment.client()
     socket = await client.socket()
     turn = await socket.ask({"query": "show me"})
@@ -87,14 +118,24 @@ async def test_c13_elements_are_in_the_shapes_the_client_renders(deployment):
     assert code_end[0]["data"]["content"]["diff"] is None
     assert code_end[1]["data"]["content"] == {"diff": "-old\n+new", "added_lines": 1, "removed_lines": 1}
     chats = await client.chats(session_of(turn))
-    assert history_shape(chats) == ["USER/TEXT", "ASSISTANT/THINKING", "ASSISTANT/TEXT", "ASSISTANT/CODE_BLOCK",
-                                    "ASSISTANT/CODE_BLOCK", "ASSISTANT/TEXT", "ASSISTANT/TOOL_USE"]
+    assert history_shape(chats) == [
+        "USER/TEXT",
+        "ASSISTANT/THINKING",
+        "ASSISTANT/TEXT",
+        "ASSISTANT/CODE_BLOCK",
+        "ASSISTANT/CODE_BLOCK",
+        "ASSISTANT/TEXT",
+        "ASSISTANT/TOOL_USE",
+    ]
     plain, diff = chats[3]["message_data"], chats[4]["message_data"]
     assert plain["diff"] == "" and plain["code"] == "print(1)" and plain["file_path"] == "/r/a.py"
     assert diff["diff"] == "-old\n+new" and diff["added_lines"] == 1
     assert chats[6]["message_data"]["tool_status"] == "ABORTED", "an unanswered tool use is never shown PENDING"
-    assert chats[1]["message_data"] == {"message_type": "THINKING", "thinking_summary": "hmm",
-                                        "thinking_status": "COMPLETED"}
+    assert chats[1]["message_data"] == {
+        "message_type": "THINKING",
+        "thinking_summary": "hmm",
+        "thinking_status": "COMPLETED",
+    }
     for chat in chats:
         assert chat["timestamp"].endswith("Z")
     await socket.close()
@@ -103,8 +144,9 @@ async def test_c13_elements_are_in_the_shapes_the_client_renders(deployment):
 async def set_expiry(deployment, token: str, interval: str) -> None:
     conn = await asyncpg.connect(deployment.database_url)
     try:
-        await conn.execute(f"UPDATE api_tokens SET expires_at = now() + interval '{interval}' WHERE token_hash = $1",
-                           hash_token(token))
+        await conn.execute(
+            f"UPDATE api_tokens SET expires_at = now() + interval '{interval}' WHERE token_hash = $1", hash_token(token)
+        )
     finally:
         await conn.close()
 
@@ -113,8 +155,9 @@ async def test_c14_rest_auth_rotation_and_versions(deployment):
     client = deployment.client()
     bad = await client.rest("GET", "/end_user/v1/history/sessions", headers={"Authorization": "Bearer adj_" + "x" * 43})
     assert bad.status_code == 400 and bad.json()["error"]["message"] == "NOT_VERIFIED"
-    verify = await client.rest("POST", "/end_user/v1/auth/verify-auth-token", json={},
-                               headers={"Authorization": "Bearer nope"})
+    verify = await client.rest(
+        "POST", "/end_user/v1/auth/verify-auth-token", json={}, headers={"Authorization": "Bearer nope"}
+    )
     assert verify.status_code == 200 and verify.json()["data"]["status"] == "NOT_VERIFIED"
     old = await client.rest("GET", "/end_user/v1/history/sessions", headers={"X-Client-Version": "13.0.0"})
     assert old.status_code == 400 and old.json()["error_code"] == 101 and old.json()["meta"]["error_code"] == 101
@@ -158,8 +201,9 @@ async def test_c14_socket_refusals_are_one_combined_frame_then_a_close(deploymen
     assert frame["type"] == "STREAM_ERROR" and frame["status"] == "NOT_VERIFIED"
     assert frame["data"]["type"] == "STREAM_ERROR" and frame["data"]["status"] == "NOT_VERIFIED"
     token = deployment.tokens["ada"]
-    frame, code = await refused(deployment, {"X-Client": "VSCODE_EXT", "X-Client-Version": "13.0.0",
-                                             "Authorization": f"Bearer {token}"})
+    frame, code = await refused(
+        deployment, {"X-Client": "VSCODE_EXT", "X-Client-Version": "13.0.0", "Authorization": f"Bearer {token}"}
+    )
     assert code == 4426 and frame["status"] == "INVALID_CLIENT_VERSION" and frame["message"]["error_code"] == 101
     assert frame["data"]["status"] == "INVALID_CLIENT_VERSION"
     frame, code = await refused(deployment, {"Authorization": f"Bearer {token}"})

@@ -32,12 +32,17 @@ def _body(request: Request) -> dict[str, Any]:
 async def _answer(request: Request, body: dict[str, Any]) -> None:
     solver: QuerySolver = request.app.ctx.solver
     auth: Authentication = request.ctx.auth
-    caller = Caller(user_id=auth.principal.user_id, team_id=auth.principal.team_id, connection_id=uuid.uuid4().hex,
-                    header_session_id=parse_id(request.headers.get("x-session-id")),
-                    header_session_type=request.headers.get("x-session-type"))
+    caller = Caller(
+        user_id=auth.principal.user_id,
+        team_id=auth.principal.team_id,
+        connection_id=uuid.uuid4().hex,
+        header_session_id=parse_id(request.headers.get("x-session-id")),
+        header_session_type=request.headers.get("x-session-type"),
+    )
     answer = await solver.accept(body, caller)
-    response = await request.respond(content_type="text/event-stream",
-                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    response = await request.respond(
+        content_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
 
     async def send(frame: dict[str, Any]) -> None:
         await response.send(f"data: {json.dumps(frame, separators=(',', ':'))}\n\n")
@@ -48,8 +53,14 @@ async def _answer(request: Request, body: dict[str, Any]) -> None:
     if answer.error is not None:
         await send(request_error(*answer.error))
     elif answer.follow is not None:
-        await relay(answer.follow, answer.after, send, buffer=solver.buffer, hub=solver.hub,
-                    local=solver.running.local(answer.follow) is not None)
+        await relay(
+            answer.follow,
+            answer.after,
+            send,
+            buffer=solver.buffer,
+            hub=solver.hub,
+            local=solver.running.local(answer.follow) is not None,
+        )
     await response.eof()
 
 
@@ -64,4 +75,3 @@ async def tool_response(request: Request) -> None:
     if not isinstance(body.get("batch_tool_responses"), list) or not body["batch_tool_responses"]:
         raise InvalidRequest("batch_tool_responses must be a non-empty list")
     await _answer(request, body)
-
