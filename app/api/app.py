@@ -117,8 +117,10 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
 
     @app.before_server_stop
     async def stop_steps(app: Sanic) -> None:
+        """Drain: let running steps finish (clients would otherwise resume into an error), then stop."""
         running = getattr(app.ctx, "running", None)
         if running is not None:
+            await running.drain(settings.server.graceful_shutdown_s)
             await running.stop()
 
     @app.after_server_stop

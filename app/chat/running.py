@@ -57,6 +57,15 @@ class RunningSteps:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
+    async def drain(self, timeout_s: float) -> None:
+        """Wait up to `timeout_s` for the steps running here to end on their own."""
+        waiting = [step.done.wait() for step in self.steps.values()]
+        if waiting:
+            log.info("waiting for %d running step(s) before shutdown", len(waiting))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout_s):
+                    await asyncio.gather(*waiting)
+
     async def add(self, step: RunningStep) -> None:
         self.steps[step.stream_id] = step
         await self.redis.set(self.alive_key(step.stream_id), "1", ex=ALIVE_TTL_S)
