@@ -53,8 +53,22 @@ def count_message(message: Message) -> int:
     return tokens
 
 
+_TOOL_COUNTS: dict[str, int] = {}
+
+
+def count_tool(name: str, description: str, schema: dict) -> int:
+    """Tool definitions repeat on every call of a conversation: count each distinct one once."""
+    text = name + description + json.dumps(schema, sort_keys=True)
+    cached = _TOOL_COUNTS.get(text)
+    if cached is None:
+        if len(_TOOL_COUNTS) > 10_000:
+            _TOOL_COUNTS.clear()
+        cached = _TOOL_COUNTS[text] = count_text(text) + TOOL_OVERHEAD
+    return cached
+
+
 def count_request(request: LLMRequest) -> int:
-    tools = sum(count_text(t.name + t.description + json.dumps(t.input_schema)) + TOOL_OVERHEAD for t in request.tools)
+    tools = sum(count_tool(t.name, t.description, t.input_schema) for t in request.tools)
     return tools + sum(count_message(m) for m in request.messages)
 
 

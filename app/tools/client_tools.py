@@ -3,6 +3,7 @@ offered according to the request's flags; MCP tools from the client, bounded and
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -138,7 +139,13 @@ class CatalogueEntry:
     offered: Any  # (ToolFlags) -> bool
 
     def spec(self) -> ToolSpec:
-        return ToolSpec.from_model(self.name, self.description, self.model)
+        return _spec(self.name, self.description, self.model)
+
+
+@functools.cache
+def _spec(name: str, description: str, model: type[ToolInput]) -> ToolSpec:
+    """Schemas are generated once per process: pydantic's JSON schema generation is not free."""
+    return ToolSpec.from_model(name, description, model)
 
 
 CATALOGUE: tuple[CatalogueEntry, ...] = (

@@ -25,6 +25,7 @@ from app.errors import AuthUnavailable, ClientValidationError, ClientVersionTooO
 from app.runtime.settings import Settings
 
 bp = Blueprint("chat_ws")
+REVERIFY_S = 10.0
 log = logging.getLogger("adjutant.chat")
 
 
@@ -111,6 +112,7 @@ class ChatConnection:
         self.send_lock = asyncio.Lock()
         self.relays: set[asyncio.Task[None]] = set()
         self.last_activity = asyncio.get_running_loop().time()
+        self.verified_at = self.last_activity
 
     async def send(self, frame: dict[str, Any]) -> None:
         async with self.send_lock:
@@ -151,7 +153,7 @@ class ChatConnection:
             await self._reject("INVALID_REQUEST", "the frame is not JSON")
             return
         try:  # a token revoked since the upgrade ends the connection like an unusable one
-            self.auth = await self.tokens.authenticate(self.raw_token)
+            await self._reverify()
         except NotVerified:
             await self.send(combined("NOT_VERIFIED", "Your session has expired; sign in again."))
             await self.ws.close(4401, "NOT_VERIFIED")
@@ -161,6 +163,14 @@ class ChatConnection:
             return
         answer = await self.solver.accept(payload, self.caller)
         await self._answer(answer)
+
+    async def _reverify(self) -> None:
+        """Re-check the token before a request, at most every REVERIFY_S: a revocation reaches open sockets
+        within that time, and a burst of frames costs one lookup."""
+        now = asyncio.get_running_loop().time()
+        if now - self.verified_at >= REVERIFY_S:
+            self.auth = await self.tokens.authenticate(self.raw_token)
+            self.verified_at = now
 
     async def _answer(self, answer: Answer) -> None:
         if answer.ignore:
