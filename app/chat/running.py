@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
@@ -28,6 +29,7 @@ class RunningStep:
     connection_id: str | None
     task: asyncio.Task[None] | None = None
     cancelled: bool = False
+    on_cancel: Callable[[], None] | None = None  # runs synchronously, before the task is cancelled
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -103,6 +105,8 @@ class RunningSteps:
         for step in list(self.steps.values()):
             if step.session_id == session_id and not step.cancelled:
                 step.cancelled = True
+                if step.on_cancel is not None:
+                    step.on_cancel()
                 if step.task is not None:
                     step.task.cancel()
                 count += 1

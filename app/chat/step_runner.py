@@ -114,7 +114,14 @@ class StepRunner:
 
     async def start(self, plan: StepPlan) -> None:
         """Launch the step in the background; it outlives the connection that asked for it."""
-        entry = RunningStep(plan.step.stream_id, plan.session.id, plan.fingerprint, plan.connection_id)
+        stream_id = plan.step.stream_id
+        entry = RunningStep(
+            stream_id,
+            plan.session.id,
+            plan.fingerprint,
+            plan.connection_id,
+            on_cancel=lambda: self.hub.close(stream_id),
+        )
         await self.running.add(entry)
         entry.task = asyncio.create_task(self._run(plan, entry), name=f"step-{plan.step.stream_id}")
 
@@ -134,6 +141,7 @@ class StepRunner:
                 await run.emitter.drain()
             finally:
                 await self.running.remove(plan.step.stream_id)
+                self.hub.forget(plan.step.stream_id)
 
 
 class _StepRun:

@@ -83,6 +83,7 @@ class LiveHub:
 
     def __init__(self) -> None:
         self.followers: dict[str, set[asyncio.Queue[dict[str, Any] | None]]] = {}
+        self.silenced: set[str] = set()
 
     def follow(self, stream_id: str) -> asyncio.Queue[dict[str, Any] | None]:
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
@@ -102,9 +103,16 @@ class LiveHub:
                 queue.put_nowait(frame)
 
     def close(self, stream_id: str) -> None:
-        """The step ended without a deliverable terminal frame (cancelled): wake followers to stop."""
+        """The step was cancelled: followers stop at once, dropping frames still queued for them."""
+        self.silenced.add(stream_id)
         for queue in self.followers.get(stream_id, ()):
             queue.put_nowait(None)
+
+    def is_silenced(self, stream_id: str) -> bool:
+        return stream_id in self.silenced
+
+    def forget(self, stream_id: str) -> None:
+        self.silenced.discard(stream_id)
 
 
 class StepEmitter:
@@ -175,6 +183,8 @@ async def relay(stream_id: str, after: str | None, send: Any, *, buffer: StepBuf
                 return
         if queue is not None:
             while (frame := await queue.get()) is not None:
+                if hub.is_silenced(stream_id):
+                    return
                 if not newer(frame, last):
                     continue
                 await send(frame)
