@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from functools import partial
 
 from sanic import Sanic
 
@@ -16,8 +17,10 @@ from app.api.routes import (
     health,
     history,
     llm,
+    local_binary,
     out_of_scope,
     query_solver_sse,
+    search,
     telemetry,
     uploads,
 )
@@ -29,6 +32,7 @@ from app.chat.step_stream import LiveHub, StepBuffer
 from app.chat.uploads import Uploads
 from app.db.connection import close_database, open_database
 from app.errors import ConfigError
+from app.jobs.queue import JobQueue
 from app.llm.providers.pool import ProviderPool
 from app.llm.registry import ModelRegistry
 from app.llm.router import LLMRouter
@@ -37,6 +41,8 @@ from app.runtime.logging import configure_logging, sanic_log_config
 from app.runtime.redis_client import open_redis
 from app.runtime.sentry import close_sentry, init_sentry
 from app.runtime.settings import Settings, secret_values
+from app.search.service import SearchService
+from app.search.tool import code_search_tool
 from app.tools.server_tools import ServerToolRegistry
 from app.version import __version__
 
@@ -73,6 +79,9 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
     app.ctx.llm_providers = ProviderPool(settings.providers, settings.llm.router)
     app.ctx.llm = LLMRouter(app.ctx.models, app.ctx.llm_providers, settings.llm.router)
     app.ctx.server_tools = ServerToolRegistry()  # modules register their server tools here
+    app.ctx.search = SearchService(settings)
+    if settings.search.offer_code_search_tool:
+        app.ctx.server_tools.register(code_search_tool(app.ctx.search))
     app.ctx.client_config = ClientConfigSnapshots.build(settings, app.ctx.models)
     app.ctx.tokens = TokenService(settings.auth)
     app.ctx.redactor = redactor
@@ -88,6 +97,8 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
         chat_ws.bp,
         uploads.bp,
         query_solver_sse.bp,
+        search.bp,
+        local_binary.bp,
         out_of_scope.bp,
         telemetry.bp,
     ):
@@ -102,6 +113,9 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
             app.ctx.redis, settings.redis.key_prefix, settings.auth.login_binding_ttl_minutes
         )
         app.ctx.uploads = Uploads(settings)
+        app.ctx.jobs = JobQueue(app.ctx.redis, settings.redis.key_prefix)
+        app.ctx.jobs.register("index_repository", partial(search.run_index_job, app.ctx.search))
+        await app.ctx.jobs.start()
         app.ctx.running = RunningSteps(app.ctx.redis, settings.redis.key_prefix)
         await app.ctx.running.start()
         app.ctx.solver = QuerySolver(
@@ -122,6 +136,9 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
         if running is not None:
             await running.drain(settings.server.graceful_shutdown_s)
             await running.stop()
+        jobs = getattr(app.ctx, "jobs", None)
+        if jobs is not None:
+            await jobs.stop()  # an interrupted job is reclaimed by another worker, or on restart
 
     @app.after_server_stop
     async def close_resources(app: Sanic) -> None:

@@ -15,6 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
+
+from app.runtime.tasks import stop_task
 
 log = logging.getLogger("adjutant.chat")
 HEARTBEAT_S = 5
@@ -49,15 +52,16 @@ class RunningSteps:
         return f"{self.prefix}alive:{stream_id}"
 
     async def start(self) -> None:
-        self._listener = asyncio.create_task(self._listen())
-        self._heartbeat = asyncio.create_task(self._beat())
+        # Subscribe before returning: redis-py can hang when a task is cancelled mid-subscribe, and a
+        # service stopped right after it started would otherwise do exactly that.
+        pubsub = await self._subscribe()
+        self._listener = asyncio.create_task(self._listen(pubsub), name="cancel-listener")
+        self._heartbeat = asyncio.create_task(self._beat(), name="step-heartbeat")
 
     async def stop(self) -> None:
         for task in (self._listener, self._heartbeat):
             if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await stop_task(task)
 
     async def drain(self, timeout_s: float) -> None:
         """Wait up to `timeout_s` for the steps running here to end on their own."""
@@ -112,18 +116,27 @@ class RunningSteps:
                 count += 1
         return count
 
-    async def _listen(self) -> None:
+    async def _subscribe(self) -> PubSub:
+        pubsub = self.redis.pubsub()
+        await pubsub.subscribe(self.channel)
+        return pubsub
+
+    async def _listen(self, pubsub: PubSub | None) -> None:
         while True:
             try:
-                async with self.redis.pubsub() as pubsub:
-                    await pubsub.subscribe(self.channel)
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            self.cancel_local(int(json.loads(message["data"])["session_id"]))
+                if pubsub is None:
+                    pubsub = await self._subscribe()
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        self.cancel_local(int(json.loads(message["data"])["session_id"]))
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.warning("cancel listener lost Redis; reconnecting", exc_info=True)
+                if pubsub is not None:
+                    with contextlib.suppress(Exception):
+                        await pubsub.aclose()
+                pubsub = None
                 await asyncio.sleep(1)
 
     async def _beat(self) -> None:

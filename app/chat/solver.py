@@ -477,7 +477,7 @@ class QuerySolver:
         )
 
     async def _select(self, context: AgentInput) -> Selection:
-        helper = self._helper_model()
+        helper = self.helper_model()
 
         async def classify_with_model(query: str, agents: tuple[Any, ...]) -> str:
             if helper is None:
@@ -497,7 +497,7 @@ class QuerySolver:
             context, classify_with_model if helper else None, timeout_s=self.settings.selector_timeout_s
         )
 
-    def _helper_model(self) -> RegisteredModel | None:
+    def helper_model(self) -> RegisteredModel | None:
         """The cheap model for summaries and selection; never the local one (it serves one call at a time,
         so a helper call would queue ahead of the user's answer)."""
         try:
@@ -511,7 +511,7 @@ class QuerySolver:
         return None if model.routes[0].provider == "local" else model
 
     def _summarize(self, session_id: int, text: str) -> asyncio.Task[str | None] | None:
-        helper = self._helper_model()
+        helper = self.helper_model()
         if helper is None:
             return None
 

@@ -6,6 +6,7 @@ import typer
 
 from app.cli import admin
 from app.cli.chat import chat
+from app.cli.code_search import index, search
 from app.cli.serve import serve
 
 cli = typer.Typer(
@@ -18,6 +19,8 @@ cli = typer.Typer(
 cli.command()(serve)
 cli.command()(admin.migrate)
 cli.command()(chat)
+cli.command()(index)
+cli.command()(search)
 cli.add_typer(admin.token_app, name="token")
 cli.add_typer(admin.config_app, name="config")
 

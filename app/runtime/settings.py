@@ -297,6 +297,36 @@ class ChatSettings(Section):
     selector_timeout_s: float = Field(gt=0, description="Longest wait for the LLM agent selector before the default.")
 
 
+class SearchSettings(Section):
+    embedding_provider: Literal["local", "openai"] = Field(
+        description="local = all-MiniLM-L6-v2 via ONNX Runtime (offline)."
+    )
+    openai_embedding_model: str = Field(description="OpenAI model when embedding_provider = openai.")
+    embedding_dimension: int = Field(ge=32, le=3072, description="Vector size of an index (384 for the local model).")
+    embedding_threads: int = Field(ge=0, description="CPU threads for local embeddings; 0 = all cores.")
+    max_chunk_chars: int = Field(ge=200, le=20000, description="Largest chunk, in characters.")
+    candidates: int = Field(ge=1, le=1000, description="Hits taken from each method before fusion.")
+    rrf_k: int = Field(ge=1, description="Reciprocal-rank-fusion constant.")
+    hnsw_ef_search: int = Field(ge=1, le=1000, description="HNSW search breadth (recall vs latency).")
+    default_top_k: int = Field(ge=1, le=200, description="Results returned when a search names no top_k.")
+    offer_code_search_tool: bool = Field(description="Offer agents the code_search server tool.")
+    repos_dir: str = Field(description="Where git URLs are cloned; empty = <data_dir>/repos.")
+    local_roots: tuple[str, ...] = Field(
+        description="Server directories the REST API may index (a local path must be inside one); "
+        "empty = local paths only from the CLI."
+    )
+    embedding_route_max_texts: int = Field(ge=1, description="create-embedding: texts per request (413 above).")
+    embedding_route_max_bytes: int = Field(ge=1024, description="create-embedding: request size (413 above).")
+    embedding_route_per_minute: int = Field(ge=1, description="create-embedding: requests per principal per minute.")
+    llm_rerank: bool = Field(description="rerank-via-llm asks a model; false = keep the client's order.")
+
+    @model_validator(mode="after")
+    def _local_dimension(self) -> SearchSettings:
+        if self.embedding_provider == "local" and self.embedding_dimension != 384:
+            raise ValueError("the local model (all-MiniLM-L6-v2) produces 384 dimensions")
+        return self
+
+
 # --- values served by the PROTOCOL §3 configuration routes --------------------------------------------------
 
 
@@ -408,6 +438,7 @@ class Settings(Section):
     providers: ProviderKeys
     llm: LLMSettings
     chat: ChatSettings
+    search: SearchSettings
     client_config: ClientConfig
 
 

@@ -20,6 +20,7 @@ class Repository(Model):
     file_count = fields.IntField(default=0)
     chunk_count = fields.IntField(default=0)
     error = fields.TextField(null=True)
+    progress = fields.JSONField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     indexed_at = fields.DatetimeField(null=True)
 

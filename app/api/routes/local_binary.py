@@ -1,0 +1,122 @@
+"""Routes the extension's local binary calls (PROTOCOL §4.2): embeddings and chunk reranking."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from pydantic import BaseModel, Field
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse
+
+from app.api.envelopes import success
+from app.api.validation import parse_body
+from app.chat import history
+from app.chat.solver import QuerySolver
+from app.db.repositories import chat as chat_repo
+from app.errors import PayloadTooLarge, RateLimited
+from app.llm.errors import LLMError
+from app.llm.types import LLMRequest, Message
+from app.search.service import SearchService
+
+bp = Blueprint("local_binary")
+CHARS_PER_TOKEN = 4
+
+
+class EmbeddingBody(BaseModel):
+    texts: list[str] = Field(min_length=1)
+    store_embeddings: bool = False
+    use_grace_period: bool = False
+
+
+class SourceDetails(BaseModel):
+    file_path: str
+    start_line: int
+    end_line: int
+
+
+class ChunkInfo(BaseModel):
+    content: str = ""
+    source_details: SourceDetails
+
+
+class RerankBody(BaseModel):
+    query: str = Field(max_length=20_000)
+    relevant_chunks: list[ChunkInfo] = Field(max_length=500)
+
+
+async def rate_limit(request: Request, bucket: str, per_minute: int) -> None:
+    """A fixed one-minute window per principal, shared by every worker through Redis."""
+    principal = request.ctx.auth.principal
+    window = int(time.time() // 60)
+    key = f"{request.app.ctx.settings.redis.key_prefix}rate:{bucket}:{principal.user_id}:{window}"
+    count = await request.app.ctx.redis.incr(key)
+    if count == 1:
+        await request.app.ctx.redis.expire(key, 120)
+    if count > per_minute:
+        raise RateLimited(retry_after=60 - int(time.time()) % 60 or 1)
+
+
+@bp.post("/end_user/v1/code-gen/create-embedding")
+async def create_embedding(request: Request) -> HTTPResponse:
+    limits = request.app.ctx.settings.search
+    if len(request.body or b"") > limits.embedding_route_max_bytes:
+        raise PayloadTooLarge(f"at most {limits.embedding_route_max_bytes} bytes per request")
+    body = parse_body(request, EmbeddingBody)
+    if len(body.texts) > limits.embedding_route_max_texts:
+        raise PayloadTooLarge(f"at most {limits.embedding_route_max_texts} texts per request")
+    await rate_limit(request, "embed", limits.embedding_route_per_minute)
+    token_limit = request.app.ctx.settings.client_config.local_binary.EMBEDDING.get("TOKEN_LIMIT", 8192)
+    texts = [t[: token_limit * CHARS_PER_TOKEN] or " " for t in body.texts]  # over the limit: truncated, not refused
+    service: SearchService = request.app.ctx.search
+    embedder = await asyncio.to_thread(service.embedder)
+    vectors = await asyncio.to_thread(embedder.embed, texts)
+    tokens = await asyncio.to_thread(embedder.count_tokens, texts)
+    return success({"embeddings": vectors, "tokens_used": tokens})
+
+
+@bp.post("/end_user/v1/chunks/rerank-via-llm")
+async def rerank(request: Request) -> HTTPResponse:
+    body = parse_body(request, RerankBody)
+    principal = request.ctx.auth.principal
+    if request.headers.get("x-session-id"):
+        session = await history.owned_session(principal, request.headers.get("x-session-id"))
+    else:
+        session = await chat_repo.auxiliary_session(team_id=principal.team_id, user_id=principal.user_id)
+    denotations = [
+        f"{c.source_details.file_path}:{c.source_details.start_line}-{c.source_details.end_line}"
+        for c in body.relevant_chunks
+    ]
+    ranked = denotations
+    if request.app.ctx.settings.search.llm_rerank and len(denotations) > 1:
+        ranked = await _rank_with_model(request.app.ctx.solver, body, denotations)
+    return success({"reranked_denotations": ranked, "session_id": session.id})
+
+
+async def _rank_with_model(solver: QuerySolver, body: RerankBody, denotations: list[str]) -> list[str]:
+    """Ask the helper model for an order; anything unusable keeps the client's order (never an error)."""
+    model = solver.helper_model() or solver.registry.default()
+    listing = "\n\n".join(f"[{d}]\n{c.content[:1500]}" for d, c in zip(denotations, body.relevant_chunks, strict=True))
+    prompt = (
+        f"Query: {body.query}\n\nCode chunks:\n{listing}\n\nList the chunk identifiers (the text in brackets) "
+        "relevant to the query, most relevant first, one per line, nothing else."
+    )
+    try:
+        response = await solver.router.complete(
+            LLMRequest(
+                model=model.name,
+                messages=(Message.user(prompt),),
+                max_output_tokens=1000,
+                temperature=0,
+                purpose="rerank",
+            )
+        )
+    except LLMError:
+        return denotations
+    known = set(denotations)
+    ranked: list[str] = []
+    for line in response.text.splitlines():
+        candidate = line.strip().strip("[]-*` ").strip()
+        if candidate in known and candidate not in ranked:
+            ranked.append(candidate)
+    return ranked or denotations

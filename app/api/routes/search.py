@@ -1,0 +1,160 @@
+"""Code search over HTTP: index repositories as background jobs, read their status, search."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse
+
+from app.api.envelopes import success
+from app.api.validation import parse_body, parse_query
+from app.db.models import Repository
+from app.db.ownership import get_owned
+from app.db.repositories import code as store
+from app.errors import InvalidRequest
+from app.jobs.queue import JobQueue
+from app.search.indexer import Progress
+from app.search.service import GIT_URL, NAME, SearchService
+
+bp = Blueprint("search", url_prefix="/v1")
+
+
+class RepositoryBody(BaseModel):
+    name: str = Field(pattern=NAME.pattern)
+    path: str | None = None
+    git_url: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RepositoryBody:
+        if (self.path is None) == (self.git_url is None):
+            raise ValueError("give exactly one of path or git_url")
+        if self.git_url is not None and not GIT_URL.match(self.git_url):
+            raise ValueError("git_url must be https://, ssh:// or git@")
+        return self
+
+
+class SearchQuery(BaseModel):
+    q: str = Field(min_length=1, max_length=2000)
+    repo: str | None = None
+    top_k: int | None = Field(default=None, ge=1, le=200)
+    mode: Literal["hybrid", "fts", "vector"] = "hybrid"
+    path_prefix: str | None = Field(default=None, max_length=1000)
+    language: str | None = Field(default=None, max_length=32)
+
+
+def describe(repo: Repository) -> dict[str, object]:
+    return {
+        "id": repo.id,
+        "name": repo.name,
+        "source": repo.source,
+        "source_kind": repo.source_kind,
+        "status": repo.status,
+        "files": repo.file_count,
+        "chunks": repo.chunk_count,
+        "progress": repo.progress,
+        "embedding_model": repo.embedding_model,
+        "embedding_dim": repo.embedding_dim,
+        "error": repo.error,
+        "indexed_at": repo.indexed_at.isoformat() if repo.indexed_at else None,
+    }
+
+
+def allowed_local_path(raw: str, roots: tuple[str, ...]) -> Path:
+    path = Path(raw).expanduser().resolve()
+    if not roots:
+        raise InvalidRequest(
+            "indexing server paths over HTTP is disabled (search.local_roots); use git_url "
+            "or the adjutant index command"
+        )
+    if not any(path == Path(r).expanduser().resolve() or Path(r).expanduser().resolve() in path.parents for r in roots):
+        raise InvalidRequest("that path is outside the directories this server may index (search.local_roots)")
+    if not path.is_dir():
+        raise InvalidRequest("that path is not a directory on the server")
+    return path
+
+
+@bp.post("/repositories", ctx_auth="required", ctx_client="none")
+async def create_repository(request: Request) -> HTTPResponse:
+    body = parse_body(request, RepositoryBody)
+    settings = request.app.ctx.settings
+    principal = request.ctx.auth.principal
+    if body.path is not None:
+        source, kind = str(allowed_local_path(body.path, settings.search.local_roots)), "local"
+    else:
+        source, kind = str(body.git_url), "git"
+    repo = await store.get_or_create_repository(
+        team_id=principal.team_id, name=body.name, source=source, source_kind=kind
+    )
+    await store.set_status(repo.id, "PENDING", progress=None, error=None)
+    jobs: JobQueue = request.app.ctx.jobs
+    await jobs.enqueue("index_repository", {"repository_id": repo.id})
+    repo = await Repository.get(id=repo.id)
+    return success(describe(repo), status=202)
+
+
+@bp.get("/repositories", ctx_auth="required", ctx_client="none")
+async def list_repositories(request: Request) -> HTTPResponse:
+    return success([describe(r) for r in await store.list_repositories(request.ctx.auth.principal.team_id)])
+
+
+@bp.get("/repositories/<repository_id>", ctx_auth="required", ctx_client="none")
+async def get_repository(request: Request, repository_id: str) -> HTTPResponse:
+    return success(describe(await get_owned(Repository, repository_id, request.ctx.auth.principal)))
+
+
+@bp.get("/search", ctx_auth="required", ctx_client="none")
+async def search(request: Request) -> HTTPResponse:
+    query = parse_query(request, SearchQuery)
+    service: SearchService = request.app.ctx.search
+    hits, names = await service.search(
+        query.q,
+        team_id=request.ctx.auth.principal.team_id,
+        repos=[query.repo] if query.repo else None,
+        top_k=query.top_k,
+        mode=query.mode,
+        path_prefix=query.path_prefix,
+        language=query.language,
+    )
+    return success({"results": [h.as_dict(names.get(h.repository_id)) for h in hits]})
+
+
+async def run_index_job(service: SearchService, payload: dict[str, object]) -> None:
+    """The job handler: index the repository row's source (its outcome is on the row)."""
+    repo = await Repository.get_or_none(id=payload["repository_id"])
+    if repo is None:
+        return
+    if repo.source_kind == "git":
+        await service.index_git(repo.source, team_id=repo.team_id, name=repo.name, on_progress=_progress_saver(repo.id))
+    else:
+        await service.index_path(
+            Path(repo.source), team_id=repo.team_id, name=repo.name, on_progress=_progress_saver(repo.id)
+        )
+
+
+class _ProgressSaver:
+    """Writes indexing progress to the repository row at most once a second, without blocking indexing."""
+
+    def __init__(self, repo_id: int) -> None:
+        self.repo_id = repo_id
+        self.last = 0.0
+        self.pending: set[asyncio.Task[object]] = set()
+
+    def __call__(self, progress: Progress) -> None:
+        now = time.monotonic()
+        if now - self.last < 1.0:
+            return
+        self.last = now
+        task = asyncio.get_running_loop().create_task(
+            Repository.filter(id=self.repo_id).update(progress=progress.as_dict())
+        )
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+
+
+def _progress_saver(repo_id: int) -> _ProgressSaver:
+    return _ProgressSaver(repo_id)

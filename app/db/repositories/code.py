@@ -1,0 +1,178 @@
+"""Repositories, files and chunks: the code-search store (full-text and pgvector queries live here)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.transactions import in_transaction
+
+from app.db.models import Chunk, CodeFile, Repository
+from app.db.repositories.chat import now
+
+INDEXED_DIMENSIONS = {384}  # dimensions with an HNSW expression index (see migrations/0001)
+
+
+async def get_or_create_repository(*, team_id: int, name: str, source: str, source_kind: str) -> Repository:
+    repo = await Repository.get_or_none(team_id=team_id, name=name)
+    if repo is not None:
+        if repo.source != source or repo.source_kind != source_kind:
+            await Repository.filter(id=repo.id).update(source=source, source_kind=source_kind)
+            repo.source, repo.source_kind = source, source_kind
+        return repo
+    return await Repository.create(team_id=team_id, name=name, source=source, source_kind=source_kind)
+
+
+async def list_repositories(team_id: int) -> list[Repository]:
+    return await Repository.filter(team_id=team_id).order_by("name")
+
+
+async def repositories_named(team_id: int, names: Sequence[str]) -> list[Repository]:
+    return await Repository.filter(team_id=team_id, name__in=list(names))
+
+
+async def set_status(repo_id: int, status: str, **fields: Any) -> None:
+    await Repository.filter(id=repo_id).update(status=status, **fields)
+
+
+async def file_hashes(repo_id: int) -> dict[str, tuple[int, str]]:
+    rows = await CodeFile.filter(repository_id=repo_id).values_list("path", "id", "content_hash")
+    return {path: (file_id, content_hash) for path, file_id, content_hash in rows}
+
+
+async def delete_files(repo_id: int, paths: Sequence[str]) -> None:
+    if paths:
+        await CodeFile.filter(repository_id=repo_id, path__in=list(paths)).delete()  # chunks cascade
+
+
+async def cached_embeddings(team_id: int, model: str, hashes: Sequence[str]) -> dict[str, list[float]]:
+    """Embeddings already computed for identical chunks with the same model (content-hash cache)."""
+    if not hashes:
+        return {}
+    rows = await Tortoise.get_connection("default").execute_query_dict(
+        "SELECT DISTINCT ON (c.content_hash) c.content_hash, c.embedding FROM chunks c "
+        "JOIN repositories r ON r.id = c.repository_id "
+        "WHERE c.team_id = $1 AND r.embedding_model = $2 AND c.content_hash = ANY($3::text[]) "
+        "AND c.embedding IS NOT NULL",
+        [team_id, model, list(hashes)],
+    )
+    return {row["content_hash"]: [float(x) for x in row["embedding"].to_list()] for row in rows}
+
+
+@dataclass
+class ChunkRow:
+    path: str
+    start_line: int
+    end_line: int
+    language: str
+    symbol: str | None
+    symbols: list[dict[str, Any]]
+    text: str
+    search_text: str
+    content_hash: str
+    embedding: list[float] | None
+
+
+async def replace_file(
+    *, team_id: int, repo_id: int, path: str, content_hash: str, language: str, size: int, chunks: list[ChunkRow]
+) -> None:
+    """Store one file and its chunks atomically, replacing what was there."""
+    async with in_transaction():
+        await CodeFile.filter(repository_id=repo_id, path=path).delete()
+        file = await CodeFile.create(
+            team_id=team_id,
+            repository_id=repo_id,
+            path=path,
+            content_hash=content_hash,
+            language=language,
+            size_bytes=size,
+        )
+        await Chunk.bulk_create(
+            [
+                Chunk(
+                    team_id=team_id,
+                    repository_id=repo_id,
+                    file_id=file.id,
+                    path=c.path,
+                    start_line=c.start_line,
+                    end_line=c.end_line,
+                    language=c.language,
+                    symbol=c.symbol,
+                    symbols=c.symbols,
+                    text=c.text,
+                    search_text=c.search_text,
+                    content_hash=c.content_hash,
+                    embedding=c.embedding,
+                    embedding_dim=len(c.embedding) if c.embedding is not None else None,
+                )
+                for c in chunks
+            ]
+        )
+
+
+async def finish_index(repo_id: int, *, model: str, dimension: int) -> tuple[int, int]:
+    files = await CodeFile.filter(repository_id=repo_id).count()
+    chunks = await Chunk.filter(repository_id=repo_id).count()
+    await Repository.filter(id=repo_id).update(
+        status="READY",
+        file_count=files,
+        chunk_count=chunks,
+        indexed_at=now(),
+        embedding_model=model,
+        embedding_dim=dimension,
+        error=None,
+    )
+    return files, chunks
+
+
+def _filters(
+    start: int, repo_ids: Sequence[int], path_prefix: str | None, language: str | None
+) -> tuple[str, list[Any]]:
+    clauses = [f"c.repository_id = ANY(${start}::bigint[])"]
+    args: list[Any] = [list(repo_ids)]
+    if path_prefix:
+        args.append(path_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        clauses.append(f"c.path LIKE ${start + len(args) - 1}")
+    if language:
+        args.append(language)
+        clauses.append(f"c.language = ${start + len(args) - 1}")
+    return " AND ".join(clauses), args
+
+
+COLUMNS = "c.id, c.repository_id, c.path, c.start_line, c.end_line, c.language, c.symbol, c.symbols, c.text"
+
+
+async def full_text(
+    tsquery: str, repo_ids: Sequence[int], *, limit: int, path_prefix: str | None = None, language: str | None = None
+) -> list[dict[str, Any]]:
+    where, args = _filters(2, repo_ids, path_prefix, language)
+    sql = (
+        f"SELECT {COLUMNS}, ts_rank_cd(c.tsv, q, 1) AS score FROM chunks c, to_tsquery('simple', $1) q "
+        f"WHERE c.tsv @@ q AND {where} ORDER BY score DESC, c.id LIMIT {int(limit)}"
+    )
+    return await Tortoise.get_connection("default").execute_query_dict(sql, [tsquery, *args])
+
+
+async def nearest(
+    vector: list[float],
+    repo_ids: Sequence[int],
+    *,
+    limit: int,
+    ef_search: int,
+    path_prefix: str | None = None,
+    language: str | None = None,
+) -> list[dict[str, Any]]:
+    dimension = len(vector)
+    where, args = _filters(2, repo_ids, path_prefix, language)
+    # The HNSW index is on the expression embedding::vector(384) for rows of that dimension: match it.
+    column = f"c.embedding::vector({dimension})" if dimension in INDEXED_DIMENSIONS else "c.embedding"
+    sql = (
+        f"SELECT {COLUMNS}, 1 - ({column} <=> $1::vector({dimension})) AS score FROM chunks c "
+        f"WHERE c.embedding_dim = {dimension} AND {where} "
+        f"ORDER BY {column} <=> $1::vector({dimension}) LIMIT {int(limit)}"
+    )
+    async with in_transaction() as connection:
+        await connection.execute_query(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
+        return await connection.execute_query_dict(sql, [vector, *args])

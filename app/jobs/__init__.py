@@ -1,0 +1,1 @@
+"""Background work: a Redis Streams queue that any worker consumes, crash-safe by reclaiming."""

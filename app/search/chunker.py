@@ -1,0 +1,225 @@
+"""AST-aware chunking: definitions (functions, classes, methods) become chunks; small neighbours are merged
+up to a size cap; definitions too large for one chunk are split along their children; anything still too
+large is cut by lines. Files without a grammar are cut into line windows.
+
+Every chunk carries its path, 1-based inclusive line range, language, the hierarchy of definitions that
+enclose it (e.g. class Parser > method parse), the innermost symbol, and every name defined inside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+from tree_sitter import Node
+
+from app.search.languages import definition_kinds, definition_name, has_grammar, parser_for
+
+MAX_CHARS = 1800
+MIN_CHARS = 250
+WINDOW_LINES = 60
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+
+
+@dataclass
+class Chunk:
+    path: str
+    start_line: int
+    end_line: int
+    language: str
+    text: str
+    hierarchy: list[dict[str, str]] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
+    @property
+    def symbol(self) -> str | None:
+        return self.hierarchy[-1]["value"] if self.hierarchy else None
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(f"{self.path}\n{self.text}".encode()).hexdigest()
+
+    @property
+    def denotation(self) -> str:
+        return f"{self.path}:{self.start_line}-{self.end_line}"
+
+    def embedding_text(self) -> str:
+        """What the embedding model reads: where the code is, what it defines, then the code."""
+        where = " > ".join(f"{h['type']} {h['value']}" for h in self.hierarchy)
+        return f"{self.path}\n{where}\n{self.text}" if where else f"{self.path}\n{self.text}"
+
+    def search_text(self) -> str:
+        """Full-text input: the path, the names, and identifiers split into words (parseConfig -> parse config)."""
+        return search_words(" ".join([self.path.replace("/", " "), " ".join(self.names), self.text]))
+
+
+def split_identifier(word: str) -> list[str]:
+    parts = [p.lower() for piece in word.split("_") for p in CAMEL.findall(piece)]
+    return parts if len(parts) > 1 else []
+
+
+def search_words(text: str) -> str:
+    """Text plus the parts of its compound identifiers, lower-cased."""
+    out: list[str] = []
+    for word in IDENTIFIER.findall(text):
+        out.append(word.lower())
+        out.extend(split_identifier(word))
+    return " ".join(out)
+
+
+def chunk_file(
+    path: str, text: str, language: str, *, max_chars: int = MAX_CHARS, min_chars: int = MIN_CHARS
+) -> list[Chunk]:
+    if not text.strip():
+        return []
+    if has_grammar(language):
+        return _AstChunker(path, text, language, max_chars, min_chars).run()
+    return line_windows(path, text, language, max_chars)
+
+
+def line_windows(path: str, text: str, language: str, max_chars: int = MAX_CHARS, first_line: int = 1) -> list[Chunk]:
+    lines = text.splitlines()
+    chunks: list[Chunk] = []
+    start = 0
+    while start < len(lines):
+        end, size = start, 0
+        while (
+            end < len(lines)
+            and end - start < WINDOW_LINES
+            and (size + len(lines[end]) + 1 <= max_chars or end == start)
+        ):
+            size += len(lines[end]) + 1
+            end += 1
+        body = "\n".join(lines[start:end])
+        if body.strip():
+            chunks.append(Chunk(path, first_line + start, first_line + end - 1, language, body))
+        start = end
+    return chunks
+
+
+class _AstChunker:
+    def __init__(self, path: str, text: str, language: str, max_chars: int, min_chars: int) -> None:
+        self.path = path
+        self.source = text.encode("utf-8")
+        self.lines = text.splitlines()
+        self.language = language
+        self.kinds = definition_kinds(language)
+        self.max_chars = max_chars
+        self.min_chars = min_chars
+        self.chunks: list[Chunk] = []
+
+    def run(self) -> list[Chunk]:
+        tree = parser_for(self.language).parse(self.source)
+        self._split(tree.root_node, [])
+        return self._merge_small(self.chunks)
+
+    def _merge_small(self, chunks: list[Chunk]) -> list[Chunk]:
+        """Fold fragments (a class header, a signature cut from its body, a stray statement) into the
+        adjacent chunk when the result still fits: tiny chunks retrieve badly."""
+        merged: list[Chunk] = []
+        for chunk in chunks:
+            previous = merged[-1] if merged else None
+            if (
+                previous is not None
+                and chunk.start_line - previous.end_line <= 2
+                and (len(previous.text) < self.min_chars or len(chunk.text) < self.min_chars)
+            ):
+                text = "\n".join(self.lines[previous.start_line - 1 : chunk.end_line])
+                if len(text) <= self.max_chars:
+                    deeper = chunk if len(chunk.hierarchy) >= len(previous.hierarchy) else previous
+                    merged[-1] = Chunk(
+                        self.path,
+                        previous.start_line,
+                        chunk.end_line,
+                        self.language,
+                        text,
+                        list(deeper.hierarchy),
+                        [*previous.names, *chunk.names],
+                    )
+                    continue
+            merged.append(chunk)
+        return merged
+
+    # --- structure ---------------------------------------------------------------------------------------
+
+    def _definition(self, node: Node) -> dict[str, str] | None:
+        target = node
+        if node.type in ("decorated_definition", "export_statement"):
+            target = (
+                node.child_by_field_name("definition")
+                or node.child_by_field_name("declaration")
+                or next((c for c in node.named_children if c.type in self.kinds), node)
+            )
+        kind = self.kinds.get(target.type)
+        if kind is None:
+            return None
+        return {"type": kind, "value": definition_name(target) or "<anonymous>"}
+
+    def _names(self, node: Node) -> list[str]:
+        found: list[str] = []
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            if current.type in self.kinds:
+                name = definition_name(current)
+                if name:
+                    found.append(name)
+            stack.extend(reversed(current.named_children))
+        return found
+
+    def _size(self, nodes: list[Node]) -> int:
+        return nodes[-1].end_byte - nodes[0].start_byte if nodes else 0
+
+    def _split(self, node: Node, hierarchy: list[dict[str, str]]) -> None:
+        group: list[Node] = []
+        for child in node.children:
+            label = self._definition(child)
+            inner = [*hierarchy, label] if label else hierarchy
+            size = child.end_byte - child.start_byte
+            if size > self.max_chars:
+                self._emit(group, hierarchy)
+                group = []
+                if child.child_count:
+                    self._split(child, inner)
+                else:
+                    self._emit_lines(child, inner)
+                continue
+            if label is not None and size >= self.min_chars:
+                self._emit(group, hierarchy)
+                group = []
+                self._emit([child], inner)
+                continue
+            if group and self._size([group[0], child]) > self.max_chars:
+                self._emit(group, hierarchy)
+                group = []
+            group.append(child)
+        self._emit(group, hierarchy)
+
+    # --- output ----------------------------------------------------------------------------------------
+
+    def _emit(self, nodes: list[Node], hierarchy: list[dict[str, str]]) -> None:
+        nodes = [n for n in nodes if n.end_byte > n.start_byte]
+        if not nodes:
+            return
+        start, end = nodes[0].start_point.row, nodes[-1].end_point.row
+        if nodes[-1].end_point.column == 0 and end > start:
+            end -= 1  # a node ending at column 0 ends on the previous line
+        text = "\n".join(self.lines[start : end + 1])
+        if not text.strip():
+            return
+        names = [name for n in nodes for name in self._names(n)]
+        if len(text) > self.max_chars * 2:  # a group of lines with no structure to split along
+            for window in line_windows(self.path, text, self.language, self.max_chars, first_line=start + 1):
+                window.hierarchy, window.names = list(hierarchy), names
+                self.chunks.append(window)
+            return
+        self.chunks.append(Chunk(self.path, start + 1, end + 1, self.language, text, list(hierarchy), names))
+
+    def _emit_lines(self, node: Node, hierarchy: list[dict[str, str]]) -> None:
+        start = node.start_point.row
+        text = "\n".join(self.lines[start : node.end_point.row + 1])
+        for window in line_windows(self.path, text, self.language, self.max_chars, first_line=start + 1):
+            window.hierarchy = list(hierarchy)
+            self.chunks.append(window)

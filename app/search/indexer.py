@@ -1,0 +1,181 @@
+"""Indexing a working copy: discover files, skip unchanged ones by content hash, chunk and embed the rest
+(reusing embeddings of identical chunks), drop deleted files, and report progress along the way.
+
+CPU-heavy steps (reading, parsing, embedding) run in worker threads so an event loop serving requests
+stays responsive while a repository indexes in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from app.db.repositories import code as store
+from app.search.chunker import Chunk, chunk_file
+from app.search.embeddings import Embedder
+from app.search.files import LoadedFile, discover, load
+
+EMBED_BATCH_CHUNKS = 64  # chunks embedded per round trip to the model (files are written after each round)
+
+
+@dataclass
+class Progress:
+    phase: str = "scanning"
+    files_total: int = 0
+    files_done: int = 0
+    files_changed: int = 0
+    files_deleted: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    reused: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def eta_s(self) -> float | None:
+        if self.files_done == 0 or self.files_total == 0:
+            return None
+        elapsed = time.monotonic() - self.started
+        return elapsed / self.files_done * (self.files_total - self.files_done)
+
+    def as_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data.pop("started")
+        data["elapsed_s"] = round(time.monotonic() - self.started, 2)
+        eta = self.eta_s()
+        data["eta_s"] = round(eta, 1) if eta is not None else None
+        return data
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    repository_id: int
+    files: int
+    chunks: int
+    changed: int
+    deleted: int
+    embedded: int
+    reused: int
+    seconds: float
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+async def index_repository(
+    root: Path,
+    *,
+    team_id: int,
+    name: str,
+    source: str,
+    source_kind: str,
+    embedder: Embedder,
+    max_chunk_chars: int,
+    on_progress: ProgressCallback | None = None,
+) -> IndexReport:
+    root = root.resolve()
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} is not a directory")
+    repo = await store.get_or_create_repository(team_id=team_id, name=name, source=source, source_kind=source_kind)
+    progress = Progress()
+    notify = on_progress or (lambda _: None)
+    await store.set_status(repo.id, "INDEXING", error=None)
+    try:
+        if repo.embedding_model and (
+            repo.embedding_model != embedder.model or repo.embedding_dim != embedder.dimension
+        ):
+            # One model and dimension per index: a different model means re-embedding everything.
+            await store.delete_files(repo.id, list(await store.file_hashes(repo.id)))
+        files = await asyncio.to_thread(lambda: list(discover(root)))
+        stored = await store.file_hashes(repo.id)
+        progress.files_total = len(files)
+        deleted = sorted(set(stored) - {f.path for f in files})
+        await store.delete_files(repo.id, deleted)
+        progress.files_deleted = len(deleted)
+        progress.phase = "indexing"
+        notify(progress)
+        pending: list[tuple[LoadedFile, list[Chunk]]] = []
+        for source_file in files:
+            loaded = await asyncio.to_thread(load, source_file)
+            previous = stored.get(source_file.path)
+            if loaded is None or (previous is not None and previous[1] == loaded.content_hash):
+                if loaded is None and previous is not None:
+                    await store.delete_files(repo.id, [source_file.path])  # became binary or generated
+                progress.files_done += 1
+                notify(progress)
+                continue
+            chunks = await asyncio.to_thread(
+                chunk_file, source_file.path, loaded.text, source_file.language, max_chars=max_chunk_chars
+            )
+            pending.append((loaded, chunks))
+            if sum(len(c) for _, c in pending) >= EMBED_BATCH_CHUNKS:
+                await _store(pending, repo.id, team_id, embedder, progress)
+                pending = []
+            notify(progress)
+        if pending:
+            await _store(pending, repo.id, team_id, embedder, progress)
+        files_count, chunks_count = await store.finish_index(
+            repo.id, model=embedder.model, dimension=embedder.dimension
+        )
+        progress.phase = "done"
+        notify(progress)
+        await store.set_status(repo.id, "READY", progress=progress.as_dict())
+    except BaseException as exc:
+        await store.set_status(
+            repo.id, "FAILED", error=f"{exc.__class__.__name__}: {exc}"[:2000], progress=progress.as_dict()
+        )
+        raise
+    return IndexReport(
+        repo.id,
+        files_count,
+        chunks_count,
+        progress.files_changed,
+        progress.files_deleted,
+        progress.embedded,
+        progress.reused,
+        round(time.monotonic() - progress.started, 2),
+    )
+
+
+async def _store(
+    pending: list[tuple[LoadedFile, list[Chunk]]], repo_id: int, team_id: int, embedder: Embedder, progress: Progress
+) -> None:
+    all_chunks = [chunk for _, chunks in pending for chunk in chunks]
+    cached = await store.cached_embeddings(team_id, embedder.model, [c.content_hash for c in all_chunks])
+    missing = [c for c in all_chunks if c.content_hash not in cached]
+    if missing:
+        vectors = await asyncio.to_thread(embedder.embed, [c.embedding_text() for c in missing])
+        for chunk, vector in zip(missing, vectors, strict=True):
+            if len(vector) != embedder.dimension:
+                raise ValueError(f"{embedder.model} returned {len(vector)} dimensions, expected {embedder.dimension}")
+            cached[chunk.content_hash] = vector
+    progress.embedded += len(missing)
+    progress.reused += len(all_chunks) - len(missing)
+    for loaded, chunks in pending:
+        await store.replace_file(
+            team_id=team_id,
+            repo_id=repo_id,
+            path=loaded.source.path,
+            content_hash=loaded.content_hash,
+            language=loaded.source.language,
+            size=loaded.source.size,
+            chunks=[
+                store.ChunkRow(
+                    path=c.path,
+                    start_line=c.start_line,
+                    end_line=c.end_line,
+                    language=c.language,
+                    symbol=c.symbol,
+                    symbols=c.hierarchy,
+                    text=c.text,
+                    search_text=c.search_text(),
+                    content_hash=c.content_hash,
+                    embedding=cached[c.content_hash],
+                )
+                for c in chunks
+            ],
+        )
+        progress.files_done += 1
+        progress.files_changed += 1
+        progress.chunks += len(chunks)
