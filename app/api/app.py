@@ -41,6 +41,7 @@ from app.runtime.logging import configure_logging, sanic_log_config
 from app.runtime.redis_client import open_redis
 from app.runtime.sentry import close_sentry, init_sentry
 from app.runtime.settings import Settings, secret_values
+from app.search.rerank import LLMReranker
 from app.search.service import SearchService
 from app.search.tool import code_search_tool
 from app.tools.server_tools import ServerToolRegistry
@@ -127,6 +128,9 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
             running=app.ctx.running,
             server_tools=app.ctx.server_tools,
             uploads=app.ctx.uploads,
+        )
+        app.ctx.search.reranker = LLMReranker(
+            partial(app.ctx.solver.ask_helper, purpose="rerank", max_output_tokens=1000)
         )
 
     @app.before_server_stop

@@ -480,18 +480,7 @@ class QuerySolver:
         helper = self.helper_model()
 
         async def classify_with_model(query: str, agents: tuple[Any, ...]) -> str:
-            if helper is None:
-                raise LLMError("no helper model")
-            response = await self.router.complete(
-                LLMRequest(
-                    model=helper.name,
-                    messages=(Message.user(selector_prompt(query, agents)),),
-                    max_output_tokens=10,
-                    temperature=0,
-                    purpose="selector",
-                )
-            )
-            return response.text
+            return await self.ask_helper(selector_prompt(query, agents), purpose="selector", max_output_tokens=10)
 
         return await select_agent(
             context, classify_with_model if helper else None, timeout_s=self.settings.selector_timeout_s
@@ -510,31 +499,34 @@ class QuerySolver:
             return None
         return None if model.routes[0].provider == "local" else model
 
-    def _summarize(self, session_id: int, text: str) -> asyncio.Task[str | None] | None:
+    async def ask_helper(self, prompt: str, *, purpose: str, max_output_tokens: int) -> str:
+        """One deterministic answer from the helper model; LLMError when there is none or it fails."""
         helper = self.helper_model()
         if helper is None:
+            raise LLMError("no helper model")
+        response = await self.router.complete(
+            LLMRequest(
+                model=helper.name,
+                messages=(Message.user(prompt),),
+                max_output_tokens=max_output_tokens,
+                temperature=0,
+                purpose=purpose,
+            )
+        )
+        return response.text
+
+    def _summarize(self, session_id: int, text: str) -> asyncio.Task[str | None] | None:
+        if self.helper_model() is None:
             return None
 
         async def run() -> str | None:
+            prompt = "Give this coding request a title of at most 8 words. Answer with the title only.\n\n"
             try:
-                response = await self.router.complete(
-                    LLMRequest(
-                        model=helper.name,
-                        max_output_tokens=30,
-                        temperature=0,
-                        purpose="summary",
-                        messages=(
-                            Message.user(
-                                "Give this coding request a title of at most 8 words. Answer with the "
-                                "title only.\n\n" + text[:4000]
-                            ),
-                        ),
-                    )
-                )
+                answer = await self.ask_helper(prompt + text[:4000], purpose="summary", max_output_tokens=30)
             except LLMError as exc:
                 log.info("session summary failed: %s", exc)
                 return None
-            title = response.text.strip().strip('"').splitlines()[0][:SUMMARY_CHARS] if response.text.strip() else ""
+            title = answer.strip().strip('"').splitlines()[0][:SUMMARY_CHARS] if answer.strip() else ""
             if title:
                 await repo.set_generated_summary(session_id, title)
             return title or None

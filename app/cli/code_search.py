@@ -94,6 +94,7 @@ def search(
             mode=mode,  # type: ignore[arg-type]
             path_prefix=path_prefix,
             language=language,
+            rerank=False,  # the CLI runs no model router
         )
 
     hits, names = run_on_database(settings, partial(run))

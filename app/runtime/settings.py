@@ -318,7 +318,12 @@ class SearchSettings(Section):
     embedding_route_max_texts: int = Field(ge=1, description="create-embedding: texts per request (413 above).")
     embedding_route_max_bytes: int = Field(ge=1024, description="create-embedding: request size (413 above).")
     embedding_route_per_minute: int = Field(ge=1, description="create-embedding: requests per principal per minute.")
-    llm_rerank: bool = Field(description="rerank-via-llm asks a model; false = keep the client's order.")
+    llm_rerank: bool = Field(description="rerank-via-llm asks the helper model; false = keep the client's order.")
+    rerank_results: bool = Field(
+        description="Rerank search results (REST, CLI, code_search tool) with the helper model by default: "
+        "one more LLM call per search. A search may still ask for it with rerank=true."
+    )
+    rerank_candidates: int = Field(ge=2, le=100, description="Top fused hits the rerank step reorders.")
 
     @model_validator(mode="after")
     def _local_dimension(self) -> SearchSettings:

@@ -31,7 +31,10 @@ class Stack:
 
 
 def redact_url(url: str) -> str:
-    return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
+    """Passwords in URLs (and anywhere in a text quoting one), and bare tokens used as the user name
+    (https://<token>@host/...); short user names such as git@ stay readable."""
+    url = re.sub(r"//([^:/@\s]*):[^@/\s]*@", r"//\1:***@", url)
+    return re.sub(r"//[^:/@\s]{16,}@", "//***@", url)
 
 
 @contextlib.contextmanager

@@ -151,11 +151,14 @@ class CodeSearch:
         *,
         top_k: int,
         mode: Mode = "hybrid",
+        vector_repo_ids: list[int] | None = None,
         path_prefix: str | None = None,
         language: str | None = None,
     ) -> list[SearchHit]:
+        """`vector_repo_ids` (default: all of `repo_ids`) are the indexes embedded with the current model."""
         if not repo_ids or not query.strip():
             return []
+        vector_ids = repo_ids if vector_repo_ids is None else vector_repo_ids
         rankings: dict[str, list[dict[str, Any]]] = {}
         if mode in ("hybrid", "fts"):
             terms = tsquery(query)
@@ -163,12 +166,12 @@ class CodeSearch:
                 rankings["fts"] = await store.full_text(
                     terms, repo_ids, limit=self.candidates, path_prefix=path_prefix, language=language
                 )
-        if mode in ("hybrid", "vector"):
+        if mode in ("hybrid", "vector") and vector_ids:
             embedder = await asyncio.to_thread(self.embedder)
             (vector,) = await asyncio.to_thread(embedder.embed, [query])
             rankings["vector"] = await store.nearest(
                 vector,
-                repo_ids,
+                vector_ids,
                 limit=self.candidates,
                 ef_search=self.ef_search,
                 path_prefix=path_prefix,

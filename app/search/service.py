@@ -15,10 +15,11 @@ from app.errors import InvalidRequest, NotFound
 from app.runtime.settings import Settings
 from app.search.embeddings import Embedder, OpenAIEmbedder, local_embedder
 from app.search.indexer import IndexReport, ProgressCallback, index_repository
+from app.search.rerank import Candidate, LLMReranker, reorder
 from app.search.retrieval import CodeSearch, Mode, SearchHit
 
 NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
-GIT_URL = re.compile(r"^(https://|ssh://|git@)[^\s]+$")
+GIT_URL = re.compile(r"^(https?://|ssh://|git@)[^\s]+$")
 
 
 def make_embedder(settings: Settings) -> Embedder:
@@ -37,6 +38,8 @@ class SearchService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._embedder: Embedder | None = None
+        # Wired by the app once a model router exists; without one, a rerank request keeps the fused order.
+        self.reranker = LLMReranker(_no_model)
         self.search_engine = CodeSearch(
             self.embedder,
             candidates=settings.search.candidates,
@@ -74,7 +77,7 @@ class SearchService:
         self, url: str, *, team_id: int, name: str, on_progress: ProgressCallback | None = None
     ) -> IndexReport:
         if not GIT_URL.match(url):
-            raise InvalidRequest("git URLs must be https://, ssh:// or git@")
+            raise InvalidRequest("git URLs must be http(s)://, ssh:// or git@")
         checkout = self.repos_dir() / str(team_id) / name
         await asyncio.to_thread(clone_or_pull, url, checkout)
         embedder = await asyncio.to_thread(self.embedder)
@@ -108,23 +111,39 @@ class SearchService:
         mode: Mode = "hybrid",
         path_prefix: str | None = None,
         language: str | None = None,
+        rerank: bool | None = None,
     ) -> tuple[list[SearchHit], dict[int, str]]:
         repositories = [r for r in await self.repositories(team_id, repos) if r.chunk_count or r.status == "READY"]
-        if mode != "fts":
+        vector_ids: list[int] = []
+        if mode != "fts" and repositories:
             embedder = await asyncio.to_thread(self.embedder)
-            usable = [r for r in repositories if r.embedding_model in (None, embedder.model)]
-            if mode == "vector":
-                repositories = usable
+            # Vectors of another model live in another space: such an index is searched by text only
+            # until it is re-indexed with the configured model.
+            vector_ids = [r.id for r in repositories if r.embedding_model in (None, embedder.model)]
         names = {r.id: r.name for r in repositories}
+        top_k = top_k or self.settings.search.default_top_k
+        rerank = self.settings.search.rerank_results if rerank is None else rerank
+        depth = max(top_k, self.settings.search.rerank_candidates) if rerank else top_k
         hits = await self.search_engine.search(
             query,
             list(names),
-            top_k=top_k or self.settings.search.default_top_k,
+            vector_repo_ids=vector_ids,
+            top_k=depth,
             mode=mode,
             path_prefix=path_prefix,
             language=language,
         )
-        return hits, names
+        if rerank and len(hits) > 1:
+            shortlist = hits[: self.settings.search.rerank_candidates]
+            ranked = await self.reranker.rank(query, [Candidate(h.denotation, h.text) for h in shortlist])
+            for position, hit in enumerate(reorder(shortlist, ranked, key=lambda h: h.denotation), start=1):
+                hit.ranks["rerank"] = position
+            hits = sorted(hits[: len(shortlist)], key=lambda h: h.ranks["rerank"]) + hits[len(shortlist) :]
+        return hits[:top_k], names
+
+
+async def _no_model(prompt: str) -> str:
+    raise RuntimeError("no model router is configured for reranking")
 
 
 def clone_or_pull(url: str, checkout: Path) -> None:

@@ -12,11 +12,9 @@ from sanic.response import HTTPResponse
 from app.api.envelopes import success
 from app.api.validation import parse_body
 from app.chat import history
-from app.chat.solver import QuerySolver
 from app.db.repositories import chat as chat_repo
 from app.errors import PayloadTooLarge, RateLimited
-from app.llm.errors import LLMError
-from app.llm.types import LLMRequest, Message
+from app.search.rerank import Candidate
 from app.search.service import SearchService
 
 bp = Blueprint("local_binary")
@@ -83,40 +81,11 @@ async def rerank(request: Request) -> HTTPResponse:
         session = await history.owned_session(principal, request.headers.get("x-session-id"))
     else:
         session = await chat_repo.auxiliary_session(team_id=principal.team_id, user_id=principal.user_id)
-    denotations = [
-        f"{c.source_details.file_path}:{c.source_details.start_line}-{c.source_details.end_line}"
+    candidates = [
+        Candidate(f"{c.source_details.file_path}:{c.source_details.start_line}-{c.source_details.end_line}", c.content)
         for c in body.relevant_chunks
     ]
-    ranked = denotations
-    if request.app.ctx.settings.search.llm_rerank and len(denotations) > 1:
-        ranked = await _rank_with_model(request.app.ctx.solver, body, denotations)
+    ranked = [c.denotation for c in candidates]
+    if request.app.ctx.settings.search.llm_rerank:
+        ranked = await request.app.ctx.search.reranker.rank(body.query, candidates)
     return success({"reranked_denotations": ranked, "session_id": session.id})
-
-
-async def _rank_with_model(solver: QuerySolver, body: RerankBody, denotations: list[str]) -> list[str]:
-    """Ask the helper model for an order; anything unusable keeps the client's order (never an error)."""
-    model = solver.helper_model() or solver.registry.default()
-    listing = "\n\n".join(f"[{d}]\n{c.content[:1500]}" for d, c in zip(denotations, body.relevant_chunks, strict=True))
-    prompt = (
-        f"Query: {body.query}\n\nCode chunks:\n{listing}\n\nList the chunk identifiers (the text in brackets) "
-        "relevant to the query, most relevant first, one per line, nothing else."
-    )
-    try:
-        response = await solver.router.complete(
-            LLMRequest(
-                model=model.name,
-                messages=(Message.user(prompt),),
-                max_output_tokens=1000,
-                temperature=0,
-                purpose="rerank",
-            )
-        )
-    except LLMError:
-        return denotations
-    known = set(denotations)
-    ranked: list[str] = []
-    for line in response.text.splitlines():
-        candidate = line.strip().strip("[]-*` ").strip()
-        if candidate in known and candidate not in ranked:
-            ranked.append(candidate)
-    return ranked or denotations

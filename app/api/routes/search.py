@@ -18,6 +18,7 @@ from app.db.ownership import get_owned
 from app.db.repositories import code as store
 from app.errors import InvalidRequest
 from app.jobs.queue import JobQueue
+from app.runtime.stack import redact_url
 from app.search.indexer import Progress
 from app.search.service import GIT_URL, NAME, SearchService
 
@@ -34,7 +35,7 @@ class RepositoryBody(BaseModel):
         if (self.path is None) == (self.git_url is None):
             raise ValueError("give exactly one of path or git_url")
         if self.git_url is not None and not GIT_URL.match(self.git_url):
-            raise ValueError("git_url must be https://, ssh:// or git@")
+            raise ValueError("git_url must be http(s)://, ssh:// or git@")
         return self
 
 
@@ -45,13 +46,14 @@ class SearchQuery(BaseModel):
     mode: Literal["hybrid", "fts", "vector"] = "hybrid"
     path_prefix: str | None = Field(default=None, max_length=1000)
     language: str | None = Field(default=None, max_length=32)
+    rerank: bool | None = None  # default: search.rerank_results
 
 
 def describe(repo: Repository) -> dict[str, object]:
     return {
         "id": repo.id,
         "name": repo.name,
-        "source": repo.source,
+        "source": redact_url(repo.source),
         "source_kind": repo.source_kind,
         "status": repo.status,
         "files": repo.file_count,
@@ -119,6 +121,7 @@ async def search(request: Request) -> HTTPResponse:
         mode=query.mode,
         path_prefix=query.path_prefix,
         language=query.language,
+        rerank=query.rerank,
     )
     return success({"results": [h.as_dict(names.get(h.repository_id)) for h in hits]})
 
@@ -128,12 +131,20 @@ async def run_index_job(service: SearchService, payload: dict[str, object]) -> N
     repo = await Repository.get_or_none(id=payload["repository_id"])
     if repo is None:
         return
-    if repo.source_kind == "git":
-        await service.index_git(repo.source, team_id=repo.team_id, name=repo.name, on_progress=_progress_saver(repo.id))
-    else:
-        await service.index_path(
-            Path(repo.source), team_id=repo.team_id, name=repo.name, on_progress=_progress_saver(repo.id)
-        )
+    saver = _ProgressSaver(repo.id)
+    try:
+        if repo.source_kind == "git":
+            await store.set_status(repo.id, "CLONING", error=None)
+            await service.index_git(repo.source, team_id=repo.team_id, name=repo.name, on_progress=saver)
+        else:
+            await service.index_path(Path(repo.source), team_id=repo.team_id, name=repo.name, on_progress=saver)
+    except Exception as exc:
+        # The indexer records its own failures; this also covers the clone, which runs before it.
+        await saver.settle()
+        message = redact_url(f"{exc.__class__.__name__}: {exc}")[:2000]
+        await store.set_status(repo.id, "FAILED", error=message)
+        raise
+    await saver.settle()
 
 
 class _ProgressSaver:
@@ -155,6 +166,7 @@ class _ProgressSaver:
         self.pending.add(task)
         task.add_done_callback(self.pending.discard)
 
-
-def _progress_saver(repo_id: int) -> _ProgressSaver:
-    return _ProgressSaver(repo_id)
+    async def settle(self) -> None:
+        """Wait for writes in flight, so a late one cannot overwrite the final status's progress."""
+        if self.pending:
+            await asyncio.gather(*self.pending, return_exceptions=True)

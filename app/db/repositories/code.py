@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 from app.db.models import Chunk, CodeFile, Repository
 from app.db.repositories.chat import now
 
-INDEXED_DIMENSIONS = {384}  # dimensions with an HNSW expression index (see migrations/0001)
+INDEXED_DIMENSIONS = {384, 1536}  # dimensions with an HNSW expression index (migrations 0001, 0006)
 
 
 async def get_or_create_repository(*, team_id: int, name: str, source: str, source_kind: str) -> Repository:
@@ -168,11 +168,16 @@ async def nearest(
     where, args = _filters(2, repo_ids, path_prefix, language)
     # The HNSW index is on the expression embedding::vector(384) for rows of that dimension: match it.
     column = f"c.embedding::vector({dimension})" if dimension in INDEXED_DIMENSIONS else "c.embedding"
+    # HNSW finds ef_search neighbours first and filters after; with a selective filter (one repository of
+    # many, a path prefix) that leaves too few rows, so the scan continues iteratively (pgvector 0.8), in
+    # relaxed order, and the outer query restores the exact order.
     sql = (
-        f"SELECT {COLUMNS}, 1 - ({column} <=> $1::vector({dimension})) AS score FROM chunks c "
-        f"WHERE c.embedding_dim = {dimension} AND {where} "
-        f"ORDER BY {column} <=> $1::vector({dimension}) LIMIT {int(limit)}"
+        f"WITH hits AS MATERIALIZED (SELECT {COLUMNS}, {column} <=> $1::vector({dimension}) AS distance "
+        f"FROM chunks c WHERE c.embedding_dim = {dimension} AND {where} "
+        f"ORDER BY distance LIMIT {int(limit)}) "
+        "SELECT *, 1 - distance AS score FROM hits ORDER BY distance, id"
     )
     async with in_transaction() as connection:
         await connection.execute_query(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
+        await connection.execute_query("SET LOCAL hnsw.iterative_scan = relaxed_order")
         return await connection.execute_query_dict(sql, [vector, *args])
