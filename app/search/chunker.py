@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from app.search.languages import definition_kinds, definition_name, has_grammar, parser_for
+from app.search.languages import BINDINGS, binds_function, definition_kinds, definition_name, has_grammar, parser_for
 
 MAX_CHARS = 1800
 MIN_CHARS = 250
@@ -104,6 +104,11 @@ class _AstChunker:
         self.path = path
         self.source = text.encode("utf-8")
         self.lines = text.splitlines()
+        # offsets[i] = characters before line i (newlines counted): sizes are measured on whole lines,
+        # because that is what a chunk's text is.
+        self.offsets = [0]
+        for line in self.lines:
+            self.offsets.append(self.offsets[-1] + len(line) + 1)
         self.language = language
         self.kinds = definition_kinds(language)
         self.max_chars = max_chars
@@ -144,7 +149,11 @@ class _AstChunker:
 
     # --- structure ---------------------------------------------------------------------------------------
 
-    def _definition(self, node: Node) -> dict[str, str] | None:
+    def _definition(self, node: Node) -> tuple[dict[str, str], Node] | None:
+        """The label a definition node adds to the hierarchy, and the node that carries the definition
+        (the declaration inside a decorator or export wrapper)."""
+        if not node.is_named:  # keywords share their node type with the construct (ruby: `class`)
+            return None
         target = node
         if node.type in ("decorated_definition", "export_statement"):
             target = (
@@ -153,36 +162,50 @@ class _AstChunker:
                 or next((c for c in node.named_children if c.type in self.kinds), node)
             )
         kind = self.kinds.get(target.type)
-        if kind is None:
+        if kind is None or (target.type in BINDINGS and not binds_function(target)):
             return None
-        return {"type": kind, "value": definition_name(target) or "<anonymous>"}
+        return {"type": kind, "value": definition_name(target) or "<anonymous>"}, target
 
     def _names(self, node: Node) -> list[str]:
         found: list[str] = []
         stack = [node]
         while stack:
             current = stack.pop()
-            if current.type in self.kinds:
+            if current.type in self.kinds and (current.type not in BINDINGS or binds_function(current)):
                 name = definition_name(current)
                 if name:
                     found.append(name)
             stack.extend(reversed(current.named_children))
         return found
 
-    def _size(self, nodes: list[Node]) -> int:
-        return nodes[-1].end_byte - nodes[0].start_byte if nodes else 0
+    @staticmethod
+    def _rows(first: Node, last: Node) -> tuple[int, int]:
+        start, end = first.start_point.row, last.end_point.row
+        if last.end_point.column == 0 and end > start:
+            end -= 1  # a node ending at column 0 ends on the previous line
+        return start, end
 
-    def _split(self, node: Node, hierarchy: list[dict[str, str]]) -> None:
+    def _span(self, first: Node, last: Node) -> int:
+        """Characters of the whole lines from `first` to `last` (the chunk text they would make)."""
+        start, end = self._rows(first, last)
+        end = min(end, len(self.lines) - 1)
+        return self.offsets[end + 1] - self.offsets[start] - 1 if end >= start else 0
+
+    def _split(self, node: Node, hierarchy: list[dict[str, str]], labelled: Node | None = None) -> None:
+        """`labelled` is a definition inside `node` whose label is already the last in `hierarchy`."""
         group: list[Node] = []
         for child in node.children:
-            label = self._definition(child)
+            found = None if labelled is not None and child == labelled else self._definition(child)
+            label, target = found if found else (None, None)
+            if label is not None and label["type"] == "function" and hierarchy and hierarchy[-1]["type"] == "class":
+                label = {"type": "method", "value": label["value"]}
             inner = [*hierarchy, label] if label else hierarchy
-            size = child.end_byte - child.start_byte
+            size = self._span(child, child)
             if size > self.max_chars:
                 self._emit(group, hierarchy)
                 group = []
                 if child.child_count:
-                    self._split(child, inner)
+                    self._split(child, inner, target if target is not None and target != child else None)
                 else:
                     self._emit_lines(child, inner)
                 continue
@@ -191,7 +214,7 @@ class _AstChunker:
                 group = []
                 self._emit([child], inner)
                 continue
-            if group and self._size([group[0], child]) > self.max_chars:
+            if group and self._span(group[0], child) > self.max_chars:
                 self._emit(group, hierarchy)
                 group = []
             group.append(child)
@@ -203,14 +226,12 @@ class _AstChunker:
         nodes = [n for n in nodes if n.end_byte > n.start_byte]
         if not nodes:
             return
-        start, end = nodes[0].start_point.row, nodes[-1].end_point.row
-        if nodes[-1].end_point.column == 0 and end > start:
-            end -= 1  # a node ending at column 0 ends on the previous line
+        start, end = self._rows(nodes[0], nodes[-1])
         text = "\n".join(self.lines[start : end + 1])
         if not text.strip():
             return
         names = [name for n in nodes for name in self._names(n)]
-        if len(text) > self.max_chars * 2:  # a group of lines with no structure to split along
+        if len(text) > self.max_chars:  # only when a node had no children to split along
             for window in line_windows(self.path, text, self.language, self.max_chars, first_line=start + 1):
                 window.hierarchy, window.names = list(hierarchy), names
                 self.chunks.append(window)

@@ -108,7 +108,14 @@ class OpenAIEmbedder(Embedder):
         vectors: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):
             batch = [t[:30_000] or " " for t in texts[start : start + self.batch_size]]
-            response = self.client.embeddings.create(model=self.model, input=batch, dimensions=self.dimension)
+            # Floats, not the SDK's default base64: OpenAI-compatible servers do not all speak base64. Only the
+            # text-embedding-3 family can be shortened; for other models the size is checked below.
+            extra = {"dimensions": self.dimension} if self.model.startswith("text-embedding-3") else {}
+            response = self.client.embeddings.create(
+                model=self.model, input=batch, encoding_format="float", **extra
+            )
+            if len(response.data) != len(batch):
+                raise ValueError(f"{self.model} returned {len(response.data)} embeddings for {len(batch)} texts")
             for item in sorted(response.data, key=lambda d: d.index):
                 vector = np.asarray(item.embedding, dtype=np.float64)
                 vectors.append((vector / max(np.linalg.norm(vector), 1e-12)).tolist())

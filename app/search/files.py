@@ -83,12 +83,12 @@ class LoadedFile:
     content_hash: str
 
 
-def _ignore_spec(directory: Path) -> pathspec.PathSpec | None:
+def _ignore_spec(directory: Path) -> pathspec.GitIgnoreSpec | None:
     gitignore = directory / ".gitignore"
     if not gitignore.is_file():
         return None
     try:
-        return pathspec.PathSpec.from_lines("gitwildmatch", gitignore.read_text(errors="replace").splitlines())
+        return pathspec.GitIgnoreSpec.from_lines(gitignore.read_text(errors="replace").splitlines())
     except (OSError, ValueError):
         return None
 
@@ -96,7 +96,7 @@ def _ignore_spec(directory: Path) -> pathspec.PathSpec | None:
 def discover(root: Path) -> Iterator[SourceFile]:
     """Files worth indexing, in a stable order."""
     root = root.resolve()
-    specs: list[tuple[Path, pathspec.PathSpec]] = []
+    specs: list[tuple[Path, pathspec.GitIgnoreSpec]] = []
     for directory, subdirs, files in os.walk(root):
         here = Path(directory)
         spec = _ignore_spec(here)
@@ -104,7 +104,7 @@ def discover(root: Path) -> Iterator[SourceFile]:
             specs.append((here, spec))
         active = [(base, s) for base, s in specs if here == base or base in here.parents]
 
-        def ignored(path: Path, is_dir: bool, active: list[tuple[Path, pathspec.PathSpec]] = active) -> bool:
+        def ignored(path: Path, is_dir: bool, active: list[tuple[Path, pathspec.GitIgnoreSpec]] = active) -> bool:
             for base, s in active:
                 relative = path.relative_to(base).as_posix() + ("/" if is_dir else "")
                 if s.match_file(relative):

@@ -36,6 +36,8 @@ GRAMMARS: dict[str, Grammar] = {
             ("function_declaration", "function"),
             ("method_definition", "method"),
             ("generator_function_declaration", "function"),
+            ("lexical_declaration", "function"),
+            ("variable_declaration", "function"),
         ),
         wrappers=("export_statement",),
     ),
@@ -51,6 +53,8 @@ GRAMMARS: dict[str, Grammar] = {
             ("method_definition", "method"),
             ("enum_declaration", "enum"),
             ("type_alias_declaration", "type"),
+            ("lexical_declaration", "function"),
+            ("variable_declaration", "function"),
         ),
         wrappers=("export_statement",),
     ),
@@ -65,6 +69,8 @@ GRAMMARS: dict[str, Grammar] = {
             ("method_definition", "method"),
             ("enum_declaration", "enum"),
             ("type_alias_declaration", "type"),
+            ("lexical_declaration", "function"),
+            ("variable_declaration", "function"),
         ),
         wrappers=("export_statement",),
     ),
@@ -210,8 +216,23 @@ def definition_kinds(language: str) -> dict[str, str]:
     return dict(GRAMMARS[language].definitions)
 
 
+# JS/TS variable declarations: definitions only when they bind a function (`const load = async () => ...`).
+BINDINGS = frozenset({"lexical_declaration", "variable_declaration"})
+FUNCTION_VALUES = frozenset({"arrow_function", "function_expression", "function", "generator_function"})
+
+
+def binds_function(node: Node) -> bool:
+    declarators = [c for c in node.named_children if c.type == "variable_declarator"]
+    value = declarators[0].child_by_field_name("value") if len(declarators) == 1 else None
+    return value is not None and value.type in FUNCTION_VALUES
+
+
 def definition_name(node: Node) -> str | None:
     """The name a definition node declares, across the grammars' different shapes."""
+    if node.type in BINDINGS:
+        declarator = next((c for c in node.named_children if c.type == "variable_declarator"), None)
+        name = declarator.child_by_field_name("name") if declarator is not None else None
+        return _text(name) if name is not None else None
     named = node.child_by_field_name("name")
     if named is not None:
         return _text(named)
