@@ -111,9 +111,7 @@ class OpenAIEmbedder(Embedder):
             # Floats, not the SDK's default base64: OpenAI-compatible servers do not all speak base64. Only the
             # text-embedding-3 family can be shortened; for other models the size is checked below.
             extra = {"dimensions": self.dimension} if self.model.startswith("text-embedding-3") else {}
-            response = self.client.embeddings.create(
-                model=self.model, input=batch, encoding_format="float", **extra
-            )
+            response = self.client.embeddings.create(model=self.model, input=batch, encoding_format="float", **extra)
             if len(response.data) != len(batch):
                 raise ValueError(f"{self.model} returned {len(response.data)} embeddings for {len(batch)} texts")
             for item in sorted(response.data, key=lambda d: d.index):

@@ -147,22 +147,32 @@ async def _no_model(prompt: str) -> str:
 
 
 def clone_or_pull(url: str, checkout: Path) -> None:
-    """A shallow clone, or a fast-forward of an existing one; errors name git's own message."""
+    """A shallow clone, or the latest commit of the remote's default branch in an existing one (a mirror we
+    own: history rewrites upstream are simply followed). Errors carry git's own message."""
     git = shutil.which("git")
     if git is None:
-        raise RuntimeError("git is not installed")
+        raise RuntimeError("git is not installed on the server")
     checkout.parent.mkdir(parents=True, exist_ok=True)
     if (checkout / ".git").is_dir():
-        command = [git, "-C", str(checkout), "pull", "--ff-only", "--depth", "1"]
+        commands = [
+            [git, "-C", str(checkout), "fetch", "--depth", "1", "--", url, "HEAD"],
+            [git, "-C", str(checkout), "reset", "--hard", "--quiet", "FETCH_HEAD"],
+        ]
     else:
-        command = [git, "clone", "--depth", "1", "--", url, str(checkout)]
-    # A fixed argv (the URL is validated and passed after "--"), no shell.
-    result = subprocess.run(  # noqa: S603
-        command,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/bin:/bin:/usr/local/bin"},
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"git failed: {result.stderr.strip()[-500:]}")
+        commands = [[git, "clone", "--depth", "1", "--quiet", "--", url, str(checkout)]]
+    for command in commands:
+        # A fixed argv (the URL is validated and passed after "--"), no shell.
+        result = subprocess.run(  # noqa: S603
+            command,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            # No prompts (a job has no terminal) and no transports beyond the ones the URL check allows.
+            env={
+                "GIT_TERMINAL_PROMPT": "0",
+                "GIT_ALLOW_PROTOCOL": "http:https:ssh",
+                "PATH": "/usr/bin:/bin:/usr/local/bin",
+            },
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"git failed: {result.stderr.strip()[-500:]}")

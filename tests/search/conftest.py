@@ -45,7 +45,7 @@ def retry_with_backoff(call, attempts=5):
             delay *= 2
     raise RuntimeError("gave up")
 ''',
-    "web/src/cart.ts": '''
+    "web/src/cart.ts": """
 export interface CartItem { sku: string; quantity: number; price: number }
 
 export function cartTotal(items: CartItem[]): number {
@@ -53,8 +53,8 @@ export function cartTotal(items: CartItem[]): number {
 }
 
 export const emptyCart = (): CartItem[] => [];
-''',
-    "server/users.go": '''
+""",
+    "server/users.go": """
 package server
 
 type UserStore struct { users map[string]string }
@@ -63,7 +63,7 @@ func (s *UserStore) Lookup(email string) (string, bool) {
     name, ok := s.users[email]
     return name, ok
 }
-''',
+""",
     "docs/README.md": "# Billing service\n\nComputes invoices and talks to the payment gateway.\n",
 }
 

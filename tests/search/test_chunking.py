@@ -63,7 +63,7 @@ SAMPLES = {
     ),
     "a.kt": (
         'class Greeter(val name: String) {\n    fun greet(): String = "Hello, $name"\n}\n'
-        "object Registry { fun lookup(key: String): Int = 0 }\nfun main() { println(Greeter(\"x\").greet()) }\n",
+        'object Registry { fun lookup(key: String): Int = 0 }\nfun main() { println(Greeter("x").greet()) }\n',
         {"class Greeter", "object Registry", "function main"},
     ),
 }

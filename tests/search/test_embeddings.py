@@ -28,8 +28,11 @@ def test_local_vectors_have_the_fixed_dimension_and_unit_length(embedder):
 
 def test_similar_meanings_are_closer_than_unrelated_ones(embedder):
     sort_a, sort_b, socket = embedder.embed(
-        ["sort a list of numbers in ascending order", "order the items of an array from small to large",
-         "open a TCP network connection to a remote host"]
+        [
+            "sort a list of numbers in ascending order",
+            "order the items of an array from small to large",
+            "open a TCP network connection to a remote host",
+        ]
     )
     assert cosine(sort_a, sort_b) > cosine(sort_a, socket) + 0.15
 
@@ -53,11 +56,18 @@ def test_the_model_reads_256_tokens_not_the_shipped_128(embedder):
 
 def test_openai_embeddings_are_requested_as_floats_batched_and_normalised():
     with FakeLLMServer() as fake:
+
         def reply(count: int, dim: int) -> Reply:
             # Out of order on purpose: the SDK's `index` decides the position.
             data = [{"object": "embedding", "index": i, "embedding": [float(i + 1)] * dim} for i in range(count)]
-            return Reply(body={"object": "list", "data": list(reversed(data)), "model": "m",
-                               "usage": {"prompt_tokens": 3, "total_tokens": 3}})
+            return Reply(
+                body={
+                    "object": "list",
+                    "data": list(reversed(data)),
+                    "model": "m",
+                    "usage": {"prompt_tokens": 3, "total_tokens": 3},
+                }
+            )
 
         embedder = OpenAIEmbedder("sk-test", "text-embedding-3-small", 8, base_url=fake.base_url + "/v1")
         embedder.batch_size = 2

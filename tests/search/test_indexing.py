@@ -27,7 +27,9 @@ async def run_index(root, embedder, *, team_id, name="shop", progress=None):
 async def test_first_index_stores_every_file_and_chunk_with_vectors(db, working_copy, counting_embedder):
     team = await get_or_create_team("core")
     seen = []
-    report = await run_index(working_copy, counting_embedder, team_id=team.id, progress=lambda p: seen.append(p.as_dict()))
+    report = await run_index(
+        working_copy, counting_embedder, team_id=team.id, progress=lambda p: seen.append(p.as_dict())
+    )
     assert report.files == 5 and report.changed == 5 and report.chunks >= 5
     assert report.embedded == len(counting_embedder.texts) == report.chunks
     repo = await Repository.get(id=report.repository_id)
@@ -36,7 +38,11 @@ async def test_first_index_stores_every_file_and_chunk_with_vectors(db, working_
     assert repo.progress["phase"] == "done" and repo.progress["files_done"] == 5
     chunks = await Chunk.filter(repository_id=repo.id).order_by("path", "start_line")
     assert {c.path for c in chunks} == {
-        "src/billing/invoice.py", "src/net/http_client.py", "web/src/cart.ts", "server/users.go", "docs/README.md"
+        "src/billing/invoice.py",
+        "src/net/http_client.py",
+        "web/src/cart.ts",
+        "server/users.go",
+        "docs/README.md",
     }
     assert all(c.embedding_dim == 384 and c.team_id == team.id for c in chunks)
     invoice = [c for c in chunks if c.path == "src/billing/invoice.py"]

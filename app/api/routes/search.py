@@ -16,19 +16,21 @@ from app.api.validation import parse_body, parse_query
 from app.db.models import Repository
 from app.db.ownership import get_owned
 from app.db.repositories import code as store
-from app.errors import InvalidRequest
+from app.errors import Conflict, InvalidRequest
 from app.jobs.queue import JobQueue
 from app.runtime.stack import redact_url
 from app.search.indexer import Progress
 from app.search.service import GIT_URL, NAME, SearchService
 
 bp = Blueprint("search", url_prefix="/v1")
+ACTIVE = ("PENDING", "CLONING", "INDEXING")
 
 
 class RepositoryBody(BaseModel):
     name: str = Field(pattern=NAME.pattern)
     path: str | None = None
     git_url: str | None = None
+    force: bool = False  # queue a job even if one seems to be running (e.g. its worker's Redis was wiped)
 
     @model_validator(mode="after")
     def _one_source(self) -> RepositoryBody:
@@ -89,6 +91,12 @@ async def create_repository(request: Request) -> HTTPResponse:
         source, kind = str(allowed_local_path(body.path, settings.search.local_roots)), "local"
     else:
         source, kind = str(body.git_url), "git"
+    existing = await Repository.get_or_none(team_id=principal.team_id, name=body.name)
+    if existing is not None and existing.status in ACTIVE and not body.force:
+        raise Conflict(
+            f"{body.name} is already {existing.status.lower()}; poll GET /v1/repositories/{existing.id}, "
+            "or send force=true if that job was lost"
+        )
     repo = await store.get_or_create_repository(
         team_id=principal.team_id, name=body.name, source=source, source_kind=kind
     )
@@ -160,11 +168,12 @@ class _ProgressSaver:
         if now - self.last < 1.0:
             return
         self.last = now
-        task = asyncio.get_running_loop().create_task(
-            Repository.filter(id=self.repo_id).update(progress=progress.as_dict())
-        )
+        task = asyncio.get_running_loop().create_task(self._save(progress.as_dict()))
         self.pending.add(task)
         task.add_done_callback(self.pending.discard)
+
+    async def _save(self, snapshot: dict[str, object]) -> None:
+        await Repository.filter(id=self.repo_id).update(progress=snapshot)
 
     async def settle(self) -> None:
         """Wait for writes in flight, so a late one cannot overwrite the final status's progress."""

@@ -1,0 +1,198 @@
+"""REST code search: indexing jobs (local paths and git URLs), their status, ownership, and /v1/search."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+
+import pytest
+
+from app.db.models import Repository
+from tests.conftest import make_settings, start_service, stop_service
+from tests.fakes.git_server import GitHTTPServer
+from tests.search.conftest import FILES, write_tree
+
+
+@pytest.fixture
+async def search_service(database_url, redis_url, tmp_path):
+    (tmp_path / "allowed").mkdir()
+    settings = make_settings(
+        database_url,
+        redis_url,
+        **{"search.local_roots": [str(tmp_path / "allowed")], "search.repos_dir": str(tmp_path / "clones")},
+    )
+    running = await start_service(settings)
+    yield running
+    await stop_service(running)
+
+
+async def call(service, method, path, token, **kwargs):
+    return await service.request(method, path, token=token, client_headers=False, **kwargs)
+
+
+async def wait_for_job(service, token, repo_id, timeout_s=60.0):
+    async with asyncio.timeout(timeout_s):
+        while True:
+            repo = (await call(service, "GET", f"/v1/repositories/{repo_id}", token)).json()["data"]
+            if repo["status"] in ("READY", "FAILED"):
+                return repo
+            await asyncio.sleep(0.2)
+
+
+async def test_a_local_path_is_indexed_in_the_background_and_searchable(search_service, tmp_path):
+    token = await search_service.issue_token()
+    write_tree(tmp_path / "allowed" / "shop", FILES)
+    created = await call(
+        search_service,
+        "POST",
+        "/v1/repositories",
+        token,
+        json={"name": "shop", "path": str(tmp_path / "allowed" / "shop")},
+    )
+    assert created.status_code == 202
+    queued = created.json()["data"]
+    assert queued["status"] == "PENDING" and queued["source_kind"] == "local"
+    # While it is queued or running, a second request is refused instead of racing the first.
+    again = await call(
+        search_service,
+        "POST",
+        "/v1/repositories",
+        token,
+        json={"name": "shop", "path": str(tmp_path / "allowed" / "shop")},
+    )
+    assert again.status_code in (202, 409)
+    if again.status_code == 409:
+        assert again.json()["error"]["message"] == "CONFLICT" and "force=true" in again.text
+
+    repo = await wait_for_job(search_service, token, queued["id"])
+    assert repo["status"] == "READY" and repo["files"] == 5 and repo["chunks"] >= 5, repo
+    assert repo["embedding_model"] == "all-MiniLM-L6-v2" and repo["progress"]["phase"] == "done"
+    listed = (await call(search_service, "GET", "/v1/repositories", token)).json()["data"]
+    assert [r["name"] for r in listed] == ["shop"]
+
+    found = await call(search_service, "GET", "/v1/search", token, params={"q": "open a TCP connection", "top_k": 3})
+    results = found.json()["data"]["results"]
+    assert found.status_code == 200 and 1 <= len(results) <= 3
+    top = results[0]
+    assert (top["repository"], top["path"]) == ("shop", "src/net/http_client.py")
+    assert top["start_line"] >= 1 and top["end_line"] >= top["start_line"] and "def open_connection" in top["text"]
+    go = (
+        await call(search_service, "GET", "/v1/search", token, params={"q": "user", "language": "go", "mode": "fts"})
+    ).json()["data"]["results"]
+    assert go and {r["path"] for r in go} == {"server/users.go"}
+
+
+async def test_bad_requests_are_refused_and_change_nothing(search_service, tmp_path):
+    token = await search_service.issue_token()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    cases = [
+        ({"name": "x", "path": str(outside)}, "outside the directories"),
+        ({"name": "x", "path": str(tmp_path / "allowed" / ".." / "outside")}, "outside the directories"),
+        ({"name": "x", "path": str(tmp_path / "allowed" / "missing")}, "not a directory"),
+        ({"name": "x", "git_url": "file:///etc"}, "git_url"),
+        ({"name": "x", "git_url": "ext::sh -c touch% /tmp/pwned"}, "git_url"),
+        ({"name": "x", "path": str(tmp_path / "allowed"), "git_url": "https://example.com/r.git"}, "exactly one"),
+        ({"name": "bad name!", "path": str(tmp_path / "allowed")}, "name"),
+    ]
+    for body, message in cases:
+        response = await call(search_service, "POST", "/v1/repositories", token, json=body)
+        assert response.status_code == 422, (body, response.text)
+        assert message in response.text, response.text
+    assert await Repository.all().count() == 0
+    bad_search = await call(search_service, "GET", "/v1/search", token, params={"q": "", "top_k": 0})
+    assert bad_search.status_code == 422
+    unauthenticated = await search_service.request("GET", "/v1/search", params={"q": "x"}, client_headers=False)
+    assert unauthenticated.status_code in (400, 401)
+
+
+async def test_without_local_roots_the_api_indexes_no_server_paths(database_url, redis_url, tmp_path):
+    running = await start_service(make_settings(database_url, redis_url))
+    try:
+        token = await running.issue_token()
+        response = await call(running, "POST", "/v1/repositories", token, json={"name": "x", "path": str(tmp_path)})
+        assert response.status_code == 422 and "search.local_roots" in response.text
+    finally:
+        await stop_service(running)
+
+
+async def test_repositories_of_another_team_are_invisible(search_service, tmp_path):
+    mine = await search_service.issue_token(email="ada@example.com", team="core")
+    theirs = await search_service.issue_token(email="eve@example.com", team="rivals")
+    write_tree(tmp_path / "allowed" / "shop", FILES)
+    repo_id = (
+        await call(
+            search_service,
+            "POST",
+            "/v1/repositories",
+            mine,
+            json={"name": "shop", "path": str(tmp_path / "allowed" / "shop")},
+        )
+    ).json()["data"]["id"]
+    await wait_for_job(search_service, mine, repo_id)
+    for path in (f"/v1/repositories/{repo_id}", "/v1/repositories/999999", "/v1/repositories/abc"):
+        response = await call(search_service, "GET", path, theirs)
+        assert response.status_code == 404, path
+    assert (await call(search_service, "GET", "/v1/repositories", theirs)).json()["data"] == []
+    hits = await call(search_service, "GET", "/v1/search", theirs, params={"q": "invoice total"})
+    assert hits.json()["data"]["results"] == []
+    named = await call(search_service, "GET", "/v1/search", theirs, params={"q": "invoice", "repo": "shop"})
+    assert named.status_code == 404
+
+
+@pytest.fixture
+def git_http_server(tmp_path):
+    """A bare repository behind git's smart HTTP server; yields (base URL, working copy, git env, bare dir)."""
+    source = tmp_path / "src-repo"
+    write_tree(source, FILES)
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@e",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@e",
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+    }
+    for command in (["git", "init", "-q", "-b", "main"], ["git", "add", "."], ["git", "commit", "-q", "-m", "init"]):
+        subprocess.run(command, cwd=source, check=True, env=env)
+    served = tmp_path / "served"
+    served.mkdir()
+    subprocess.run(["git", "clone", "-q", "--bare", str(source), str(served / "shop.git")], check=True, env=env)
+    with GitHTTPServer(served) as server:
+        yield server.base_url, source, env, served
+
+
+async def test_a_git_url_is_cloned_indexed_and_refreshed(search_service, git_http_server, tmp_path):
+    base, source, env, served = git_http_server
+    token = await search_service.issue_token()
+    created = await call(
+        search_service, "POST", "/v1/repositories", token, json={"name": "shop", "git_url": f"{base}/shop.git"}
+    )
+    assert created.status_code == 202 and created.json()["data"]["source_kind"] == "git"
+    repo = await wait_for_job(search_service, token, created.json()["data"]["id"])
+    assert repo["status"] == "READY" and repo["files"] == 5, repo
+    assert (tmp_path / "clones").is_dir()
+
+    # A new commit upstream: re-posting fetches it and re-indexes incrementally.
+    (source / "src/net/http_client.py").unlink()
+    for command in (
+        ["git", "commit", "-q", "-am", "drop client"],
+        ["git", "push", "-q", str(served / "shop.git"), "main"],
+    ):
+        await asyncio.to_thread(subprocess.run, command, cwd=source, check=True, env=env)
+    await call(search_service, "POST", "/v1/repositories", token, json={"name": "shop", "git_url": f"{base}/shop.git"})
+    repo = await wait_for_job(search_service, token, repo["id"])
+    assert repo["status"] == "READY" and repo["files"] == 4 and repo["progress"]["files_deleted"] == 1, repo
+
+
+async def test_a_failed_clone_is_reported_without_credentials(search_service, git_http_server):
+    base, *_ = git_http_server
+    token = await search_service.issue_token()
+    url = base.replace("http://", "http://deploy:hunter2-secret-token@") + "/missing.git"
+    created = await call(search_service, "POST", "/v1/repositories", token, json={"name": "gone", "git_url": url})
+    assert created.status_code == 202
+    assert "hunter2" not in created.text
+    repo = await wait_for_job(search_service, token, created.json()["data"]["id"])
+    assert repo["status"] == "FAILED" and "git failed" in repo["error"]
+    listing = (await call(search_service, "GET", "/v1/repositories", token)).text
+    assert "hunter2" not in listing and "hunter2" not in repo["error"]
