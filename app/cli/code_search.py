@@ -32,25 +32,25 @@ def index(
     settings = settings_from_cli(data_dir, config)
     service = SearchService(settings)
     repo_name = name or path.resolve().name
+    # Fits 80 columns: files done/total, then chunks stored and embeddings computed, elapsed and ETA.
     columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
+        TextColumn("[bold]indexing"),
+        BarColumn(bar_width=16),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[detail]}"),
+        TextColumn("files {task.fields[detail]}"),
         TimeElapsedColumn(),
         TextColumn("eta"),
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task(f"indexing {repo_name}", total=None, detail="scanning")
+        task = bar.add_task(repo_name, total=None, detail="(scanning)")
 
         def show(progress: IndexProgress) -> None:
             bar.update(
                 task,
                 total=progress.files_total or None,
                 completed=progress.files_done,
-                detail=f"files changed {progress.files_changed}, chunks {progress.chunks}, "
-                f"embedded {progress.embedded}, reused {progress.reused}",
+                detail=f"{progress.chunks} chunks {progress.embedded} embedded",
             )
 
         async def run() -> object:

@@ -120,14 +120,17 @@ def tsquery(query: str) -> str | None:
     return " | ".join(terms) if terms else None
 
 
-def fuse(rankings: dict[str, list[dict[str, Any]]], k: int) -> list[tuple[float, dict[str, Any], dict[str, int]]]:
-    """Reciprocal rank fusion: score = sum over methods of 1 / (k + rank)."""
+def fuse(
+    rankings: dict[str, list[dict[str, Any]]], k: int, weights: dict[str, float] | None = None
+) -> list[tuple[float, dict[str, Any], dict[str, int]]]:
+    """Weighted reciprocal rank fusion: score = sum over methods of weight / (k + rank)."""
     scores: dict[int, float] = {}
     rows: dict[int, dict[str, Any]] = {}
     ranks: dict[int, dict[str, int]] = {}
     for method, hits in rankings.items():
+        weight = (weights or {}).get(method, 1.0)
         for rank, row in enumerate(hits, start=1):
-            scores[row["id"]] = scores.get(row["id"], 0.0) + 1.0 / (k + rank)
+            scores[row["id"]] = scores.get(row["id"], 0.0) + weight / (k + rank)
             rows.setdefault(row["id"], row)
             ranks.setdefault(row["id"], {})[method] = rank
     ordered = sorted(scores, key=lambda chunk_id: (-scores[chunk_id], chunk_id))
@@ -135,11 +138,20 @@ def fuse(rankings: dict[str, list[dict[str, Any]]], k: int) -> list[tuple[float,
 
 
 class CodeSearch:
-    def __init__(self, embedder_factory: Any, *, candidates: int, rrf_k: int, ef_search: int) -> None:
+    def __init__(
+        self,
+        embedder_factory: Any,
+        *,
+        candidates: int,
+        rrf_k: int,
+        ef_search: int,
+        weights: dict[str, float] | None = None,
+    ) -> None:
         self.embedder_factory = embedder_factory  # lazily loaded: the model costs ~90 MiB
         self.candidates = candidates
         self.rrf_k = rrf_k
         self.ef_search = ef_search
+        self.weights = weights or {}
 
     def embedder(self) -> Embedder:
         return self.embedder_factory()
@@ -178,7 +190,7 @@ class CodeSearch:
                 language=language,
             )
         hits = []
-        for score, row, ranks in fuse(rankings, self.rrf_k)[:top_k]:
+        for score, row, ranks in fuse(rankings, self.rrf_k, self.weights)[:top_k]:
             symbols = json.loads(row["symbols"]) if isinstance(row["symbols"], str) else row["symbols"]
             hits.append(
                 SearchHit(

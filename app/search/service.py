@@ -45,6 +45,7 @@ class SearchService:
             candidates=settings.search.candidates,
             rrf_k=settings.search.rrf_k,
             ef_search=settings.search.hnsw_ef_search,
+            weights={"fts": settings.search.fts_weight, "vector": settings.search.vector_weight},
         )
 
     def embedder(self) -> Embedder:

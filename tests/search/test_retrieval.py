@@ -106,3 +106,6 @@ def test_reciprocal_rank_fusion_rewards_agreement():
     assert [row["id"] for _, row, _ in fused] == [2, 1, 3]
     assert fused[0][2] == {"fts": 2, "vector": 1}
     assert fused[0][0] == pytest.approx(1 / 62 + 1 / 61)
+    # Weights scale a method's votes: a strong enough lead in the heavier method wins.
+    weighted = fuse({"fts": [{"id": 1}, {"id": 2}], "vector": [{"id": 3}, {"id": 2}]}, k=1, weights={"fts": 0.1})
+    assert [row["id"] for _, row, _ in weighted] == [3, 2, 1]
