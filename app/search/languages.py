@@ -21,6 +21,19 @@ class Grammar:
     wrappers: tuple[str, ...] = ()
 
 
+# TypeScript and TSX share one grammar package and one set of definitions.
+TYPESCRIPT = (
+    ("class_declaration", "class"),
+    ("abstract_class_declaration", "class"),
+    ("interface_declaration", "interface"),
+    ("function_declaration", "function"),
+    ("method_definition", "method"),
+    ("enum_declaration", "enum"),
+    ("type_alias_declaration", "type"),
+    ("lexical_declaration", "function"),  # only when it binds a function: see binds_function
+    ("variable_declaration", "function"),
+)
+
 GRAMMARS: dict[str, Grammar] = {
     "python": Grammar(
         "python",
@@ -42,38 +55,9 @@ GRAMMARS: dict[str, Grammar] = {
         wrappers=("export_statement",),
     ),
     "typescript": Grammar(
-        "typescript",
-        "tree_sitter_typescript",
-        "language_typescript",
-        definitions=(
-            ("class_declaration", "class"),
-            ("abstract_class_declaration", "class"),
-            ("interface_declaration", "interface"),
-            ("function_declaration", "function"),
-            ("method_definition", "method"),
-            ("enum_declaration", "enum"),
-            ("type_alias_declaration", "type"),
-            ("lexical_declaration", "function"),
-            ("variable_declaration", "function"),
-        ),
-        wrappers=("export_statement",),
+        "typescript", "tree_sitter_typescript", "language_typescript", TYPESCRIPT, wrappers=("export_statement",)
     ),
-    "tsx": Grammar(
-        "tsx",
-        "tree_sitter_typescript",
-        "language_tsx",
-        definitions=(
-            ("class_declaration", "class"),
-            ("interface_declaration", "interface"),
-            ("function_declaration", "function"),
-            ("method_definition", "method"),
-            ("enum_declaration", "enum"),
-            ("type_alias_declaration", "type"),
-            ("lexical_declaration", "function"),
-            ("variable_declaration", "function"),
-        ),
-        wrappers=("export_statement",),
-    ),
+    "tsx": Grammar("tsx", "tree_sitter_typescript", "language_tsx", TYPESCRIPT, wrappers=("export_statement",)),
     "java": Grammar(
         "java",
         "tree_sitter_java",
