@@ -52,18 +52,6 @@ async def test_a_local_path_is_indexed_in_the_background_and_searchable(search_s
     assert created.status_code == 202
     queued = created.json()["data"]
     assert queued["status"] == "PENDING" and queued["source_kind"] == "local"
-    # While it is queued or running, a second request is refused instead of racing the first.
-    again = await call(
-        search_service,
-        "POST",
-        "/v1/repositories",
-        token,
-        json={"name": "shop", "path": str(tmp_path / "allowed" / "shop")},
-    )
-    assert again.status_code in (202, 409)
-    if again.status_code == 409:
-        assert again.json()["error"]["message"] == "CONFLICT" and "force=true" in again.text
-
     repo = await wait_for_job(search_service, token, queued["id"])
     assert repo["status"] == "READY" and repo["files"] == 5 and repo["chunks"] >= 5, repo
     assert repo["embedding_model"] == "all-MiniLM-L6-v2" and repo["progress"]["phase"] == "done"
@@ -80,6 +68,21 @@ async def test_a_local_path_is_indexed_in_the_background_and_searchable(search_s
         await call(search_service, "GET", "/v1/search", token, params={"q": "user", "language": "go", "mode": "fts"})
     ).json()["data"]["results"]
     assert go and {r["path"] for r in go} == {"server/users.go"}
+
+
+async def test_a_repository_being_indexed_is_not_queued_twice_unless_forced(search_service, tmp_path):
+    token = await search_service.issue_token()
+    write_tree(tmp_path / "allowed" / "shop", FILES)
+    body = {"name": "shop", "path": str(tmp_path / "allowed" / "shop")}
+    repo_id = (await call(search_service, "POST", "/v1/repositories", token, json=body)).json()["data"]["id"]
+    await wait_for_job(search_service, token, repo_id)
+    await Repository.filter(id=repo_id).update(status="INDEXING")  # as while a worker runs it
+    refused = await call(search_service, "POST", "/v1/repositories", token, json=body)
+    assert refused.status_code == 409 and refused.json()["error"]["message"] == "CONFLICT"
+    assert "force=true" in refused.text
+    forced = await call(search_service, "POST", "/v1/repositories", token, json={**body, "force": True})
+    assert forced.status_code == 202 and forced.json()["data"]["status"] == "PENDING"
+    assert (await wait_for_job(search_service, token, repo_id))["status"] == "READY"
 
 
 async def test_bad_requests_are_refused_and_change_nothing(search_service, tmp_path):

@@ -101,10 +101,11 @@ async def create_repository(request: Request) -> HTTPResponse:
         team_id=principal.team_id, name=body.name, source=source, source_kind=kind
     )
     await store.set_status(repo.id, "PENDING", progress=None, error=None)
+    # Described before the job is queued: a worker may pick it up before this response is written.
+    accepted = describe(await Repository.get(id=repo.id))
     jobs: JobQueue = request.app.ctx.jobs
     await jobs.enqueue("index_repository", {"repository_id": repo.id})
-    repo = await Repository.get(id=repo.id)
-    return success(describe(repo), status=202)
+    return success(accepted, status=202)
 
 
 @bp.get("/repositories", ctx_auth="required", ctx_client="none")
