@@ -146,9 +146,17 @@ async def test_binary_configs_carry_every_key_the_local_binary_replaces(service,
     assert data["EMBEDDING"]["TOKEN_LIMIT"] == 8192
 
 
-async def test_the_telemetry_sink_the_config_advertises_is_live(service):
-    response = await service.request("POST", "/telemetry/v1/batch", client_headers=False, json={"batch": []})
-    assert response.status_code == 200
+async def test_the_telemetry_sink_the_config_advertises_is_live(service, issue_token):
+    token = await issue_token()
+    configs = await service.request(
+        "GET", "/end_user/v1/configs/get-configs", token=token, params={"consumer": "VSCODE_EXT"}
+    )
+    advertised = configs.json()["data"]["RUDDER"]["DATA_PLANE_URL"]
+    path = advertised.removeprefix(service.app.ctx.settings.server.base_url())
+    # The exact advertised URL and any path the telemetry SDK appends to it.
+    for suffix in ("", "/v1/batch", "/v1/track"):
+        response = await service.request("POST", path + suffix, client_headers=False, json={"batch": []})
+        assert response.status_code == 200, suffix
 
 
 async def test_configs_contain_no_secrets(servers, database_url, redis_url):

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from app.llm.providers.base import collect
 from app.llm.providers.local import ToolCallParser
 from app.llm.registry import smollm2_path
-from app.llm.tokens import count_text
-from app.llm.types import LLMRequest, MalformedToolCallEvent, Message, TextDelta, ToolCallEnd
-from app.runtime.settings import ModelRoute
-from tests.llm.conftest import keys_for, pool_for, registry_of, router_policy, spec
+from app.llm.types import MalformedToolCallEvent, TextDelta, ToolCallEnd
+
+ROOT = Path(__file__).resolve().parents[2]
 
 needs_local = pytest.mark.skipif(
     importlib.util.find_spec("llama_cpp") is None or smollm2_path() is None,
@@ -51,33 +54,37 @@ def test_an_unterminated_or_broken_call_is_reported_malformed():
     assert any(isinstance(e, MalformedToolCallEvent) for e in events)
 
 
-@needs_local
-async def test_the_real_local_model_answers():
-    route = ModelRoute(provider="local")
-    keys = keys_for("http://unused")
-    registry = registry_of(keys, spec("local", route, limit=2000))
-    from app.llm.router import LLMRouter
-
-    router = LLMRouter(registry, pool_for(keys), router_policy(first_event_timeout_s=120, idle_timeout_s=60))
-    request = LLMRequest(
-        model="local",
-        messages=(Message.system("You are a helpful assistant."), Message.user("Say hello in one short sentence.")),
-        max_output_tokens=24,
-        temperature=0,
+def run_check(name: str) -> dict:
+    """Run one real-model check in a child process: a native crash there fails this test, not the run."""
+    child = subprocess.run(
+        [sys.executable, "-m", "tests.llm.local_model_checks", name],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
-    response = await collect(router.stream(request))
-    assert response.text.strip(), "the model produced no text"
-    assert response.finish in ("stop", "max_tokens")
-    assert response.usage.input_tokens > 5 and 0 < response.usage.output_tokens <= 24
+    if child.returncode < 0:
+        pytest.fail(f"the local model crashed the child process with {signal.Signals(-child.returncode).name}")
+    assert child.returncode == 0, child.stderr[-2000:]
+    return json.loads(child.stdout.strip().splitlines()[-1])
 
 
 @needs_local
-def test_the_offline_estimate_is_conservative_against_a_real_tokenizer(project_root):
-    from llama_cpp import Llama
+def test_the_real_local_model_answers():
+    result = run_check("answer")
+    assert result["text"].strip(), "the model produced no text"
+    assert result["finish"] in ("stop", "max_tokens")
+    assert result["input_tokens"] > 5 and 0 < result["output_tokens"] <= 24
 
-    tokenizer = Llama(model_path=str(smollm2_path()), vocab_only=True, verbose=False)
-    for path in ("app/llm/router.py", "README.md", "migrations/0001_initial.sql", "settings.toml"):
-        text = (project_root / path).read_text()
-        real = len(tokenizer.tokenize(text.encode(), add_bos=False))
-        estimate = count_text(text)
-        assert real <= estimate <= real * 1.5, (path, real, estimate)
+
+@needs_local
+def test_the_offline_estimate_is_conservative_against_a_real_tokenizer():
+    for path, count in run_check("token_counts").items():
+        assert count["real"] <= count["estimate"] <= count["real"] * 1.5, (path, count)
+
+
+def test_a_crashing_check_fails_its_test_without_taking_the_run_down():
+    """The isolation itself: a child that dies by SIGSEGV is reported as a failure, and this process goes on."""
+    with pytest.raises(pytest.fail.Exception, match="SIGSEGV"):
+        run_check("segfault")

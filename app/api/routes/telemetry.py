@@ -10,6 +10,11 @@ from app.api.paths import TELEMETRY_SINK
 bp = Blueprint("telemetry")
 
 
-@bp.route(TELEMETRY_SINK + "/<rest:path>", methods=["GET", "POST", "PUT"], ctx_auth="none", ctx_client="none")
-async def sink(_request: Request, rest: str) -> HTTPResponse:
+async def sink(_request: Request, **_: str) -> HTTPResponse:
     return json({})
+
+
+# The extension posts batches to the advertised URL itself and its SDK appends paths (/v1/batch, ...):
+# both must succeed, or every client event becomes an unhandled rejection in the extension.
+for name, path in (("sink", TELEMETRY_SINK), ("sink_path", TELEMETRY_SINK + "/<rest:path>")):
+    bp.add_route(sink, path, methods=["GET", "POST", "PUT"], name=name, ctx_auth="none", ctx_client="none")
