@@ -186,6 +186,7 @@ def main() -> None:
     print(f"{len(examples)} docstring/function pairs from {len(args.packages)} packages")
 
     with tempfile.TemporaryDirectory(prefix="adjutant-search-eval-") as tmp:
+        Path(tmp).chmod(0o711)  # ours; as root, PostgreSQL's service user must reach the data dir inside
         corpus = Path(tmp) / "corpus"
         for example in examples:
             target = corpus / example.path

@@ -196,6 +196,7 @@ def main() -> None:
     parser.add_argument("--ef", type=int, nargs="+", default=[40, 100, 200])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="adjutant-search-scale-") as tmp:
+        Path(tmp).chmod(0o711)  # ours; as root, PostgreSQL's service user must reach the data dir inside
         asyncio.run(run(args, Path(tmp)))
 
 

@@ -159,6 +159,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="adjutant-bench-") as tmp:
+        Path(tmp).chmod(0o711)  # ours; as root, PostgreSQL's service user must reach the data dir inside
         data_dir = Path(tmp) / "data"
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
         env.update(ADJUTANT_LOGGING__LEVEL="WARNING", XDG_DATA_HOME=str(Path(tmp) / "xdg"))

@@ -127,6 +127,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="adjutant-streams-") as tmp:
+        Path(tmp).chmod(0o711)  # ours; as root, PostgreSQL's service user must reach the data dir inside
         work = Path(tmp)
         script = work / "script.json"
         script.write_text(

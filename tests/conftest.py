@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import shutil
+import socket
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +36,7 @@ from app.runtime.embedded_redis import EmbeddedRedis
 from app.runtime.settings import Settings
 
 TEMPLATE_DB = "adjutant_template"
+SERVICE_DIR_VARIABLE = "ADJUTANT_EMBEDDED__SERVICE_DIR"
 CLIENT_HEADERS = {"X-Client": "VSCODE_EXT", "X-Client-Version": "16.1.0"}
 _db_names = itertools.count(1)
 
@@ -50,25 +54,50 @@ class EmbeddedServers:
         return self.redis.url()
 
 
-@pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServers]:
-    data_dir = tmp_path_factory.mktemp("servers")
-    postgres = EmbeddedPostgres(data_dir)
-    redis = EmbeddedRedis(data_dir)
-    postgres.start()
-    redis.start()
-    template_url = postgres.url(TEMPLATE_DB)
+def reachable_temp_dir(prefix: str) -> Path:
+    """A directory of ours that PostgreSQL's service user (as root) can search; pytest's tmp_path is 0700."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    path.chmod(0o711)
+    return path
 
-    async def prepare_template() -> None:
-        await ensure_database(template_url)
-        await migrate(template_url)
 
-    asyncio.run(prepare_template())
+@pytest.fixture(scope="session", autouse=True)
+def embedded_service_dir() -> Iterator[Path]:
+    """As root, embedded PostgreSQL keeps what its user cannot reach here instead of /var/lib/adjutant/embedded
+    (CLI subprocesses get it through the environment); removed after the run."""
+    path = reachable_temp_dir("adjutant-test-embedded-")
+    previous = os.environ.get(SERVICE_DIR_VARIABLE)
+    os.environ[SERVICE_DIR_VARIABLE] = str(path)
     try:
+        yield path
+    finally:
+        if previous is None:
+            os.environ.pop(SERVICE_DIR_VARIABLE, None)
+        else:
+            os.environ[SERVICE_DIR_VARIABLE] = previous
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def servers(embedded_service_dir: Path) -> Iterator[EmbeddedServers]:
+    data_dir = reachable_temp_dir("adjutant-test-servers-")
+    postgres = EmbeddedPostgres(data_dir, service_dir=embedded_service_dir)
+    redis = EmbeddedRedis(data_dir)
+    try:
+        postgres.start()
+        redis.start()
+        template_url = postgres.url(TEMPLATE_DB)
+
+        async def prepare_template() -> None:
+            await ensure_database(template_url)
+            await migrate(template_url)
+
+        asyncio.run(prepare_template())
         yield EmbeddedServers(postgres, redis)
     finally:
         redis.release()
         postgres.release()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 async def _admin(servers: EmbeddedServers) -> asyncpg.Connection:
@@ -160,7 +189,10 @@ async def start_service(settings: Settings, *, openapi: bool = False) -> Running
     # Sanic's "touchup" rewrites shared protocol classes once per process; a second app in the same
     # process (every test starts one) must skip it.
     app.config.TOUCHUP = False
-    server = await app.create_server(host="127.0.0.1", port=0, return_asyncio_server=True, access_log=False)
+    # Sanic reads port 0 as "the default 8000", which collides with any other test run on the machine:
+    # hand it a socket already bound to a free port instead.
+    listener = socket.create_server(("127.0.0.1", 0))
+    server = await app.create_server(sock=listener, return_asyncio_server=True, access_log=False)
     assert server is not None
     await server.startup()
     await server.before_start()

@@ -8,30 +8,39 @@ from functools import partial
 
 from sanic import Sanic
 
-from app.api import errors, guards
+from app.api import errors, guards, openapi_document
 from app.api.client_config import ClientConfigSnapshots
 from app.api.routes import (
     auth,
     chat_ws,
     configs,
+    extension,
     health,
     history,
+    inline_edit,
     llm,
     local_binary,
     out_of_scope,
     query_solver_sse,
+    rewrites,
     search,
     telemetry,
     uploads,
+    urls,
+    websearch,
 )
 from app.auth.login import LoginBindings
 from app.auth.tokens import TokenService
+from app.chat.inline_edit import InlineEdits
+from app.chat.rewrites import Rewrites
 from app.chat.running import RunningSteps
 from app.chat.solver import QuerySolver
 from app.chat.step_stream import LiveHub, StepBuffer
 from app.chat.uploads import Uploads
+from app.chat.websearch import WebSearch
 from app.db.connection import close_database, open_database
 from app.errors import ConfigError
+from app.integrations.websearch import web_search_client
 from app.jobs.queue import JobQueue
 from app.llm.providers.pool import ProviderPool
 from app.llm.registry import ModelRegistry
@@ -64,6 +73,8 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
         RESPONSE_TIMEOUT=settings.server.request_timeout_s,
         GRACEFUL_SHUTDOWN_TIMEOUT=settings.server.graceful_shutdown_s,
         WEBSOCKET_MAX_SIZE=64 * 1024 * 1024,
+        WEBSOCKET_PING_INTERVAL=settings.server.websocket_ping_interval_s,
+        WEBSOCKET_PING_TIMEOUT=settings.server.websocket_ping_timeout_s,
         ACCESS_LOG=False,
         FALLBACK_ERROR_FORMAT="json",
         OAS_UI_DEFAULT="swagger",
@@ -89,6 +100,7 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
 
     errors.install(app)
     guards.install(app)
+    openapi_document.install(app)
     for blueprint in (
         health.bp,
         configs.bp,
@@ -100,6 +112,11 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
         query_solver_sse.bp,
         search.bp,
         local_binary.bp,
+        extension.bp,
+        urls.bp,
+        websearch.bp,
+        rewrites.bp,
+        inline_edit.bp,
         out_of_scope.bp,
         telemetry.bp,
     ):
@@ -132,6 +149,16 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
         app.ctx.search.reranker = LLMReranker(
             partial(app.ctx.solver.ask_helper, purpose="rerank", max_output_tokens=1000)
         )
+        helper = {"ask_helper": app.ctx.solver.ask_helper, "helper_available": app.ctx.solver.helper_model}
+        app.ctx.websearch = WebSearch(settings.websearch, web_search_client(settings.websearch), **helper)
+        app.ctx.rewrites = Rewrites(settings.rewrites, **helper)
+        app.ctx.inline_edits = InlineEdits(
+            settings=settings.inline_edit,
+            chat=settings.chat,
+            registry=app.ctx.models,
+            router=app.ctx.llm,
+            redact=redactor,
+        )
 
     @app.before_server_stop
     async def stop_steps(app: Sanic) -> None:
@@ -140,6 +167,9 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
         if running is not None:
             await running.drain(settings.server.graceful_shutdown_s)
             await running.stop()
+        inline_edits = getattr(app.ctx, "inline_edits", None)
+        if inline_edits is not None:
+            await inline_edits.stop()
         jobs = getattr(app.ctx, "jobs", None)
         if jobs is not None:
             await jobs.stop()  # an interrupted job is reclaimed by another worker, or on restart
@@ -150,6 +180,8 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
         if redis is not None:
             await redis.aclose()
         await app.ctx.llm_providers.aclose()
+        if getattr(app.ctx, "websearch", None) is not None:
+            await app.ctx.websearch.aclose()
         await close_database()
         close_sentry()
 

@@ -11,6 +11,7 @@ import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from sanic import HTTPResponse, Request, Sanic
 
@@ -29,9 +30,13 @@ ROTATION_HEADER = "new_session_data"
 def route_policy(request: Request) -> tuple[str, str]:
     if request.route is None:  # unmatched: let the router's 404/405 through untouched
         return "none", "none"
-    end_user = request.path.startswith("/end_user")
+    return path_policy(request.path, request.route.ctx)
+
+
+def path_policy(path: str, ctx: Any) -> tuple[str, str]:
+    """The (auth, client) policy of a route at `path` with route context `ctx` (also read by the API docs)."""
+    end_user = path.startswith("/end_user")
     default_auth, default_client = ("required", "full") if end_user else ("none", "none")
-    ctx = request.route.ctx
     return getattr(ctx, "auth", default_auth), getattr(ctx, "client", default_client)
 
 

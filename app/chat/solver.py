@@ -154,6 +154,13 @@ class QuerySolver:
                 emitter.emit("STREAM_ERROR", status="INTERNAL_ERROR", message="The server running this step stopped")
                 await emitter.drain()
 
+    async def settle_if_orphaned(self, stream_id: str) -> None:
+        """End the step with INTERNAL_ERROR if it is still RUNNING but no worker runs it any more, so the
+        connections following it from the buffer get their end."""
+        step = await repo.step_by_stream(stream_id)
+        if step is not None and step.status == "RUNNING":
+            await self._settle_orphans(step.session_id)
+
     async def _running_duplicate(self, print_: str, caller: Caller) -> Step | None:
         step = await repo.running_step_with_fingerprint(None, print_)
         if step is None or step.session.user_id != caller.user_id or step.session.team_id != caller.team_id:
@@ -163,6 +170,9 @@ class QuerySolver:
     # --- R1: a new query (or a retry of a failed one) ------------------------------------------------------
 
     async def _query(self, raw: dict[str, Any], request: ChatRequest, caller: Caller, print_: str) -> Answer:
+        # First, before anything is written: with no usable model the request fails (MODEL_UNAVAILABLE) and
+        # leaves no session, query or user message behind.
+        model, substituted = self.registry.resolve(request.llm_model)
         session = await self._resolve_session(request, caller)
         latest: UserQuery | None = None
         last_step: Step | None = None
@@ -183,7 +193,6 @@ class QuerySolver:
             and latest is not None
             and latest.text == request.query
         )
-        model, substituted = self.registry.resolve(request.llm_model)
         images = await self.uploads.images(caller, [a.attachment_id for a in request.attachments])
         # Chosen before any write: the rules decide at once, a model call (if ever) happens outside the transaction.
         selection = (
@@ -314,6 +323,9 @@ class QuerySolver:
         unknown = [r.tool_use_id for r in batch if r.tool_use_id not in rows]
         if unknown:
             raise InvalidToolResponse(f"unknown tool_use_id: {', '.join(unknown[:5])}")
+        # The continuation will need a model: with none usable, fail before any response is applied, so the
+        # same batch can be sent again once one is configured.
+        self.registry.default()
         await self._settle_orphans(session.id)
         touched: set[int] = set()
         async with in_transaction():
@@ -419,11 +431,38 @@ class QuerySolver:
             raise ResumeNotPossible("unknown or expired step")
         if request.resume_offset_id and not await self.buffer.has_id(request.resume_query_id, request.resume_offset_id):
             raise ResumeNotPossible("the offset is not an event of that step")
+        # A step whose worker died never writes its end: give it one, or this follower would wait for nothing.
+        await self.settle_if_orphaned(request.resume_query_id)
         return Answer(follow=request.resume_query_id, after=request.resume_offset_id)
 
     # --- starting a step --------------------------------------------------------------------------------
 
     async def _start(
+        self,
+        step: Step,
+        session: Session,
+        query: UserQuery,
+        caller: Caller,
+        model: RegisteredModel,
+        request: ChatRequest,
+        selection: Selection,
+        print_: str,
+        summary: asyncio.Task[str | None] | None,
+    ) -> None:
+        try:
+            await self._launch(step, session, query, caller, model, request, selection, print_, summary)
+        except Exception:
+            # The step row is committed: fail it at once, so the same request sent again is a retry (§6.4)
+            # rather than SESSION_BUSY against a step that will never run.
+            await repo.finish_step(
+                step.id,
+                status="FAILED",
+                end_event="STREAM_ERROR",
+                error={"status": "INTERNAL_ERROR", "message": "the step could not be started"},
+            )
+            raise
+
+    async def _launch(
         self,
         step: Step,
         session: Session,

@@ -22,7 +22,7 @@ FIELD = b"f"
 RUNNING_TTL_S = 3600  # while a step runs, its buffer lives at least this long
 DONE_TTL_S = 15 * 60  # after its terminal event (PROTOCOL §8: at least 10 min)
 MAX_EVENTS = 50_000  # bound on one step's buffer
-TAIL_BLOCK_MS = 5_000
+TAIL_BLOCK_MS = 2_000  # well below redis-py's 5 s socket timeout, or a silent step fails its remote followers
 
 
 class StepBuffer:

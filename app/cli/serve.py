@@ -15,6 +15,9 @@ from sanic.worker.loader import AppLoader
 from app.api.app import create_app
 from app.cli.common import ConfigOption, DataDirOption, console, run_async, settings_from_cli, user_errors
 from app.cli.database import prepare_database
+from app.llm.errors import ModelUnavailable
+from app.llm.registry import ModelRegistry, no_model_hint
+from app.runtime.settings import Settings
 from app.runtime.stack import backing_services
 
 
@@ -36,8 +39,11 @@ def serve(
         console.print(f"database  {where['database']}" + (" — created" if created else ""))
         console.print(f"redis     {where['redis']}")
         console.print(f"data dir  {where['data_dir']}")
+        for note in stack.notes:
+            console.print(note, markup=False, soft_wrap=True)
         if applied:
             console.print(f"migrations applied: {', '.join(m.filename for m in applied)}")
+        console.print(chat_model_line(settings), markup=False, soft_wrap=True)
         # Workers are separate processes: they read the same sources, so pass what we resolved through them.
         os.environ["DATABASE_URL"] = stack.database_url
         os.environ["REDIS_URL"] = stack.redis_url
@@ -60,6 +66,15 @@ def serve(
             app.prepare(host=server.host, port=server.port, workers=server.workers, motd=False, access_log=False)
             Sanic.serve(primary=app, app_loader=loader)
         console.print("Adjutant stopped")
+
+
+def chat_model_line(settings: Settings) -> str:
+    """The model a chat gets by default, or that there is none and how to fix it (one line, at start-up)."""
+    try:
+        model = ModelRegistry(settings.llm, settings.providers).default()
+    except ModelUnavailable:
+        return f"chat      no usable model: {no_model_hint(settings.providers)}"
+    return f"chat      default model {model.name} ({model.routes[0].provider})"
 
 
 def _prepare_metrics_dir(directory: Path) -> None:

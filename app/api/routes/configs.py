@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from app.api.client_config import ClientConfigSnapshots
 from app.api.envelopes import success_raw
+from app.api.openapi import documented
 from app.api.validation import parse_query
+from app.runtime.settings import LocalBinaryConfig, ReasoningSupport, VscodeClientConfig
 
 bp = Blueprint("configs", url_prefix="/end_user/v1/configs")
 
@@ -30,8 +32,67 @@ class ConfigsQuery(BaseModel):
     arch: Architecture | None = None
 
 
+class HostAndTimeout(BaseModel):
+    HOST: str
+    TIMEOUT: int
+
+
+class ModelPickerEntry(BaseModel):
+    """A model the client's picker offers; clients send `name` back as `llm_model`."""
+
+    id: int
+    name: str
+    display_name: str
+    provider: str
+    multimodal: bool
+    input_token_limit: int
+    reasoning: ReasoningSupport | None = Field(default=None, description="Absent when the model cannot reason.")
+
+
+class BinaryDownload(BaseModel):
+    """The local binary for the requested os/arch; the target fields are absent when none is configured."""
+
+    directory: str | None = None
+    file_path: str | None = None
+    service_path: str | None = None
+    file_checksum: str | None = None
+    use_python_module: bool | None = None
+    download_link: str | None = None
+    port_range: list[int]
+    max_init_retry: int
+    max_alive_retry: int
+
+
+class EssentialConfigs(BaseModel):
+    HOST_AND_TIMEOUT: HostAndTimeout
+    DD_HOST_WS: str
+    DD_HOST_WS_NON_GATEWAY: str
+    QUERY_SOLVER_ENDPOINT_NON_GATEWAY: str
+    QUERY_SOLVER_ENDPOINT: str
+    REVIEW_SOLVER_ENDPOINT: str
+    REVIEW_POST_PROCESS_SOLVER_ENDPOINT: str
+    BROWSER_HOST: str
+    POLLING_MAX_ATTEMPTS: int
+    ENABLE_EXTENSION_EMBEDDINGS: bool
+    LLM_MODELS: list[ModelPickerEntry]
+    BINARY: BinaryDownload
+    NUMBER_OF_WORKERS: int
+
+
+class LocalBinaryConfigs(LocalBinaryConfig):
+    """What `consumer=BINARY` answers: the local binary's whole configuration, DEPUTY_DEV.HOST filled in."""
+
+    NUMBER_OF_WORKERS: int
+
+
 # Bootstrap route: no bearer, and no version check so outdated clients can still start (PROTOCOL §1.3).
 @bp.get("/get-essential-configs", ctx_auth="none", ctx_client="no_version")
+@documented(
+    summary="Bootstrap configuration (docs/protocol.md §3.1)",
+    query=EssentialQuery,
+    response=EssentialConfigs,
+    tag="configs",
+)
 async def essential_configs(request: Request) -> HTTPResponse:
     query = parse_query(request, EssentialQuery)
     snapshots: ClientConfigSnapshots = request.app.ctx.client_config
@@ -39,6 +100,13 @@ async def essential_configs(request: Request) -> HTTPResponse:
 
 
 @bp.get("/get-configs")
+@documented(
+    summary="Client configuration (docs/protocol.md §3.2, §3.3)",
+    description="consumer=VSCODE_EXT answers the extension's settings, consumer=BINARY the local binary's.",
+    query=ConfigsQuery,
+    response=VscodeClientConfig | LocalBinaryConfigs,
+    tag="configs",
+)
 async def configs(request: Request) -> HTTPResponse:
     query = parse_query(request, ConfigsQuery)
     snapshots: ClientConfigSnapshots = request.app.ctx.client_config

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 from tortoise import Tortoise
 
+from app.api.openapi import documented
 from app.db.migrations import discover, read_status
 from app.runtime import metrics
 
@@ -17,7 +19,28 @@ bp = Blueprint("health")
 CHECK_TIMEOUT_S = 2.0
 
 
+class Pong(BaseModel):
+    ping: Literal["pong"]
+
+
+class DependencyCheck(BaseModel):
+    """One readiness check; the migrations check adds its schema status (applied, latest, pending, ...)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    ok: bool
+    latency_ms: float
+    error: str | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    version: str
+    checks: dict[str, DependencyCheck]
+
+
 @bp.get("/ping")
+@documented(summary="Liveness", response=Pong, envelope=False, tag="health")
 async def ping(_request: Request) -> HTTPResponse:
     return json({"ping": "pong"})
 
@@ -34,6 +57,13 @@ async def _timed(check: Any) -> dict[str, Any]:
 
 
 @bp.get("/health")
+@documented(
+    summary="Readiness: database, Redis and schema version",
+    response=Health,
+    envelope=False,
+    status=(200, 503),
+    tag="health",
+)
 async def health(request: Request) -> HTTPResponse:
     """Readiness: the database answers, Redis answers, and the schema is exactly the one this code expects."""
 
@@ -64,6 +94,14 @@ async def health(request: Request) -> HTTPResponse:
 
 
 @bp.get("/metrics")
+@documented(
+    summary="Prometheus metrics",
+    description="404 when metrics.enabled is false.",
+    response=str,
+    media="text/plain",
+    errors=[404],
+    tag="health",
+)
 async def metrics_route(request: Request) -> HTTPResponse:
     if not request.app.ctx.settings.metrics.enabled:
         from app.errors import RouteNotFound

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from app.api.envelopes import success
+from app.api.openapi import SESSION_ID, Header, documented
 from app.api.validation import parse_query
 from app.chat import history
 from app.db.models import Session
@@ -30,12 +31,61 @@ class PinQuery(BaseModel):
     pinned_rank: int | None = Field(default=None, ge=0, le=10_000)
 
 
+class SessionItem(BaseModel):
+    id: int
+    summary: str
+    age: str = Field(description='Since updated_at: "42s", "5m", "3h" or "2d".')
+    pinned_rank: int | None
+    created_at: str
+    updated_at: str
+
+
+class SessionPage(BaseModel):
+    sessions: list[SessionItem]
+    has_more: bool
+
+
+class MessageData(BaseModel):
+    """The fields of one element, by message_type (docs/protocol.md §10.2): TEXT, THINKING, TOOL_USE,
+    CODE_BLOCK, INFO, TASK_PLAN, TASK_COMPLETION."""
+
+    model_config = ConfigDict(extra="allow")
+
+    message_type: str
+
+
+class ChatElement(BaseModel):
+    actor: Literal["USER", "ASSISTANT", "SYSTEM"]
+    message_data: MessageData
+    timestamp: str
+
+
+class SessionRanks(RootModel[dict[str, int]]):
+    """Session id (as a string) to its new pinned rank."""
+
+
+class Cancelled(BaseModel):
+    status: Literal["SUCCESS"]
+    cancelled_session_id: int
+    cancelled_steps: int
+
+
+class FeedbackRecorded(BaseModel):
+    query_id: int
+    feedback: Literal["UPVOTE", "DOWNVOTE"]
+
+
+QUERY_ID = Header("X-Query-ID", "The user query the feedback is about; it must belong to the session.")
+FEEDBACK = Header("X-Feedback", "The vote.", schema={"type": "string", "enum": ["UPVOTE", "DOWNVOTE"]})
+
+
 async def header_session(request: Request) -> Session:
     """The owned session named by X-Session-ID (any case); missing or foreign is SESSION_NOT_FOUND."""
     return await history.owned_session(request.ctx.auth.principal, request.headers.get("x-session-id"))
 
 
 @bp.get("/end_user/v1/history/sessions")
+@documented(summary="List sessions (docs/protocol.md §10.1)", query=SessionsQuery, response=SessionPage, tag="history")
 async def sessions(request: Request) -> HTTPResponse:
     query = parse_query(request, SessionsQuery)
     return success(
@@ -50,17 +100,40 @@ async def sessions(request: Request) -> HTTPResponse:
 
 
 @bp.get("/end_user/v1/history/chats")
+@documented(
+    summary="A session's chat elements (docs/protocol.md §10.2)",
+    response=list[ChatElement],
+    headers=[SESSION_ID],
+    errors=[404],
+    tag="history",
+)
 async def chats(request: Request) -> HTTPResponse:
     return success(await history.chats(await header_session(request), request.app.ctx.uploads))
 
 
 @bp.put("/end_user/v1/history/delete-session")
+@documented(
+    summary="Delete a session (and cancel its running step)",
+    response=None,
+    headers=[SESSION_ID],
+    errors=[404],
+    tag="history",
+)
 async def delete_session(request: Request) -> HTTPResponse:
     await history.delete(await header_session(request), request.app.ctx.running)
     return success(None)
 
 
 @bp.put("/end_user/v1/history/pin-unpin-session")
+@documented(
+    summary="Pin or unpin a session",
+    description="PINNED needs pinned_rank; at most 5 sessions can be pinned (409 beyond).",
+    query=PinQuery,
+    response=None,
+    headers=[SESSION_ID],
+    errors=[404, 409],
+    tag="history",
+)
 async def pin_unpin(request: Request) -> HTTPResponse:
     query = parse_query(request, PinQuery)
     await history.pin(
@@ -70,6 +143,14 @@ async def pin_unpin(request: Request) -> HTTPResponse:
 
 
 @bp.put("/end_user/v1/history/session-dragged")
+@documented(
+    summary="Reorder pinned sessions",
+    description="Every key must be an owned session id, or nothing changes.",
+    body=SessionRanks,
+    response=None,
+    errors=[404],
+    tag="history",
+)
 async def session_dragged(request: Request) -> HTTPResponse:
     try:
         ranks = json.loads(request.body or b"{}")
@@ -82,11 +163,27 @@ async def session_dragged(request: Request) -> HTTPResponse:
 
 
 @bp.post("/end_user/v2/code-gen/cancel")
+@documented(
+    summary="Cancel the session's running steps (docs/protocol.md §9)",
+    description="2xx for any owned session, running or not.",
+    response=Cancelled,
+    headers=[SESSION_ID],
+    errors=[404],
+    tag="history",
+)
 async def cancel(request: Request) -> HTTPResponse:
     return success(await history.cancel(await header_session(request), request.app.ctx.running))
 
 
 @bp.post("/end_user/v1/feedbacks/submit")
+@documented(
+    summary="Vote on an answer",
+    description="The body is empty; the vote travels in the headers. The last vote wins.",
+    response=FeedbackRecorded,
+    headers=[SESSION_ID, QUERY_ID, FEEDBACK],
+    errors=[404, 422],
+    tag="history",
+)
 async def feedback(request: Request) -> HTTPResponse:
     session = await header_session(request)
     return success(

@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, RootModel
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from app.api.envelopes import success
+from app.api.openapi import EVENT_STREAM, documented
+from app.api.routes.configs import ModelPickerEntry
 from app.api.validation import parse_body
 from app.llm.registry import ModelRegistry
 from app.llm.router import LLMRouter
@@ -39,7 +41,22 @@ class StreamBody(BaseModel):
     reasoning: ReasoningLevel | None = None
 
 
+class UsableModel(ModelPickerEntry):
+    output_token_limit: int
+    providers: list[str] = Field(description="The providers that can serve it, in fallback order.")
+
+
+class UsableModels(BaseModel):
+    default: str | None = Field(description="The model used when a request names none; null if none is usable.")
+    models: list[UsableModel]
+
+
+class StreamEvent(RootModel[LLMEvent]):
+    """The `data:` of one event; its `event:` name is the `kind` field. A final `done` event has data {}."""
+
+
 @bp.get("/models", ctx_auth="required", ctx_client="none")
+@documented(summary="The models usable on this server", response=UsableModels, tag="llm")
 async def models(request: Request) -> HTTPResponse:
     registry: ModelRegistry = request.app.ctx.models
     usable = [m for m in registry.models.values() if m.available]
@@ -59,6 +76,16 @@ async def models(request: Request) -> HTTPResponse:
 
 
 @bp.post("/stream", ctx_auth="required", ctx_client="none")
+@documented(
+    summary="One streamed completion",
+    description="Server-sent events, one per provider-neutral event, then `done`. Failures before the first "
+    "event are HTTP errors; after it, an `error` event ends the stream.",
+    body=StreamBody,
+    response=StreamEvent,
+    media=EVENT_STREAM,
+    errors=[429, 502, 503],
+    tag="llm",
+)
 async def stream(request: Request) -> HTTPResponse | None:
     body = parse_body(request, StreamBody)
     registry: ModelRegistry = request.app.ctx.models

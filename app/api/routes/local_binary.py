@@ -10,6 +10,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from app.api.envelopes import success
+from app.api.openapi import OPTIONAL_SESSION_ID, SESSION_TYPE, documented
 from app.api.validation import parse_body
 from app.chat import history
 from app.db.repositories import chat as chat_repo
@@ -43,6 +44,18 @@ class RerankBody(BaseModel):
     relevant_chunks: list[ChunkInfo] = Field(max_length=500)
 
 
+class Embeddings(BaseModel):
+    embeddings: list[list[float]] = Field(description="One vector per text, in the order sent.")
+    tokens_used: int
+
+
+class Reranked(BaseModel):
+    reranked_denotations: list[str] = Field(
+        description='"<file_path>:<start_line>-<end_line>", most relevant first; empty means keep all.'
+    )
+    session_id: int = Field(description="The header session, else the caller's auxiliary session.")
+
+
 async def rate_limit(request: Request, bucket: str, per_minute: int) -> None:
     """A fixed one-minute window per principal, shared by every worker through Redis."""
     principal = request.ctx.auth.principal
@@ -56,6 +69,14 @@ async def rate_limit(request: Request, bucket: str, per_minute: int) -> None:
 
 
 @bp.post("/end_user/v1/code-gen/create-embedding")
+@documented(
+    summary="Embed texts for the local binary (docs/protocol.md §4.2)",
+    description="Texts over the embedding token limit are truncated, not refused.",
+    body=EmbeddingBody,
+    response=Embeddings,
+    errors=[413, 429],
+    tag="local_binary",
+)
 async def create_embedding(request: Request) -> HTTPResponse:
     limits = request.app.ctx.settings.search
     if len(request.body or b"") > limits.embedding_route_max_bytes:
@@ -74,6 +95,14 @@ async def create_embedding(request: Request) -> HTTPResponse:
 
 
 @bp.post("/end_user/v1/chunks/rerank-via-llm")
+@documented(
+    summary="Rerank code chunks for a query (docs/protocol.md §4.2)",
+    body=RerankBody,
+    response=Reranked,
+    headers=[OPTIONAL_SESSION_ID, SESSION_TYPE],
+    errors=[404],
+    tag="local_binary",
+)
 async def rerank(request: Request) -> HTTPResponse:
     body = parse_body(request, RerankBody)
     principal = request.ctx.auth.principal

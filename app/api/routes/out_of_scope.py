@@ -5,6 +5,7 @@ from __future__ import annotations
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
+from app.api.openapi import undocumented
 from app.api.paths import OUT_OF_SCOPE_PREFIXES
 from app.errors import NotImplementedRoute
 
@@ -12,6 +13,7 @@ bp = Blueprint("out_of_scope")
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
+@undocumented  # one handler behind every out-of-scope path; all answer 501
 async def not_implemented(request: Request, **_: str) -> HTTPResponse:
     raise NotImplementedRoute(f"{request.path} is not provided by this server")
 

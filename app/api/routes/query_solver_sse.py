@@ -7,16 +7,46 @@ import json
 import uuid
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 from sanic import Blueprint, Request
 
+from app.api.openapi import EVENT_STREAM, OPTIONAL_SESSION_ID, SESSION_TYPE, documented
 from app.auth.tokens import Authentication
 from app.chat.solver import Caller, QuerySolver
 from app.chat.step_stream import relay
-from app.chat.wire import direct, request_error
+from app.chat.wire import ChatRequest, PayloadAttachment, ResumeRequest, direct, request_error
 from app.db.ownership import parse_id
 from app.errors import InvalidRequest
 
 bp = Blueprint("query_solver_sse", url_prefix="/v1/query-solver")
+
+
+class SolverRequest(RootModel[ChatRequest | ResumeRequest | PayloadAttachment]):
+    """A new query, tool responses, a resume or a payload attachment: the socket's frames (docs/protocol.md
+    §5.2, §5.3)."""
+
+
+class FrameData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="STREAM_START, STREAM_ERROR or an event type of docs/protocol.md §5.5.")
+    content: dict[str, Any] | None = None
+
+
+class SolverFrame(BaseModel):
+    """One `data:` line: a frame of docs/protocol.md §5.4."""
+
+    model_config = ConfigDict(extra="allow")
+
+    data: FrameData
+    message_id: str | None = Field(default=None, description="On step events; send the last one back to resume.")
+    stream_timestamp: str | None = None
+
+
+SSE_DESCRIPTION = (
+    "Server-sent events, one frame of docs/protocol.md §5.4 per `data:` line: STREAM_START first, then the "
+    "step's events until a terminal frame. Request-level problems arrive as a STREAM_ERROR frame."
+)
 
 
 def _body(request: Request) -> dict[str, Any]:
@@ -65,11 +95,29 @@ async def _answer(request: Request, body: dict[str, Any]) -> None:
 
 
 @bp.post("/stream", ctx_auth="required", ctx_client="none")
+@documented(
+    summary="Ask the query solver, answered as server-sent events",
+    description=SSE_DESCRIPTION,
+    body=SolverRequest,
+    response=SolverFrame,
+    media=EVENT_STREAM,
+    headers=[OPTIONAL_SESSION_ID, SESSION_TYPE],
+    tag="query_solver",
+)
 async def stream(request: Request) -> None:
     await _answer(request, _body(request))
 
 
 @bp.post("/tool-response", ctx_auth="required", ctx_client="none")
+@documented(
+    summary="Send tool results and continue the step, answered as server-sent events",
+    description=SSE_DESCRIPTION + " The body needs a non-empty batch_tool_responses.",
+    body=ChatRequest,
+    response=SolverFrame,
+    media=EVENT_STREAM,
+    headers=[OPTIONAL_SESSION_ID, SESSION_TYPE],
+    tag="query_solver",
+)
 async def tool_response(request: Request) -> None:
     body = _body(request)
     if not isinstance(body.get("batch_tool_responses"), list) or not body["batch_tool_responses"]:

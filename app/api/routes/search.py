@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from app.api.envelopes import success
+from app.api.openapi import documented
 from app.api.validation import parse_body, parse_query
 from app.db.models import Repository
 from app.db.ownership import get_owned
@@ -51,6 +52,51 @@ class SearchQuery(BaseModel):
     rerank: bool | None = None  # default: search.rerank_results
 
 
+class IndexProgress(BaseModel):
+    phase: str
+    files_total: int
+    files_done: int
+    files_changed: int
+    files_deleted: int
+    chunks: int
+    embedded: int
+    reused: int
+    elapsed_s: float
+    eta_s: float | None
+
+
+class RepositoryInfo(BaseModel):
+    id: int
+    name: str
+    source: str = Field(description="The path or git URL, credentials redacted.")
+    source_kind: Literal["local", "git"]
+    status: str = Field(description="PENDING, CLONING, INDEXING, READY or FAILED.")
+    files: int
+    chunks: int
+    progress: IndexProgress | None
+    embedding_model: str | None
+    embedding_dim: int | None
+    error: str | None
+    indexed_at: str | None
+
+
+class SearchResult(BaseModel):
+    repository: str | None
+    path: str
+    start_line: int
+    end_line: int
+    language: str | None
+    symbol: str | None
+    hierarchy: list[dict[str, Any]]
+    score: float
+    ranks: dict[str, int] = Field(description="The hit's rank in each retriever (fts, vector, rerank).")
+    text: str
+
+
+class SearchResults(BaseModel):
+    results: list[SearchResult]
+
+
 def describe(repo: Repository) -> dict[str, object]:
     return {
         "id": repo.id,
@@ -83,6 +129,15 @@ def allowed_local_path(raw: str, roots: tuple[str, ...]) -> Path:
 
 
 @bp.post("/repositories", ctx_auth="required", ctx_client="none")
+@documented(
+    summary="Index a repository in the background",
+    description="Answers 202 at once; poll GET /v1/repositories/{repository_id} for the outcome.",
+    body=RepositoryBody,
+    response=RepositoryInfo,
+    status=202,
+    errors=[409],
+    tag="search",
+)
 async def create_repository(request: Request) -> HTTPResponse:
     body = parse_body(request, RepositoryBody)
     settings = request.app.ctx.settings
@@ -109,16 +164,19 @@ async def create_repository(request: Request) -> HTTPResponse:
 
 
 @bp.get("/repositories", ctx_auth="required", ctx_client="none")
+@documented(summary="The team's repositories", response=list[RepositoryInfo], tag="search")
 async def list_repositories(request: Request) -> HTTPResponse:
     return success([describe(r) for r in await store.list_repositories(request.ctx.auth.principal.team_id)])
 
 
 @bp.get("/repositories/<repository_id>", ctx_auth="required", ctx_client="none")
+@documented(summary="One repository and its indexing status", response=RepositoryInfo, errors=[404], tag="search")
 async def get_repository(request: Request, repository_id: str) -> HTTPResponse:
     return success(describe(await get_owned(Repository, repository_id, request.ctx.auth.principal)))
 
 
 @bp.get("/search", ctx_auth="required", ctx_client="none")
+@documented(summary="Search the team's code", query=SearchQuery, response=SearchResults, tag="search")
 async def search(request: Request) -> HTTPResponse:
     query = parse_query(request, SearchQuery)
     service: SearchService = request.app.ctx.search

@@ -5,11 +5,13 @@ from __future__ import annotations
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
+from app.api.openapi import undocumented
 from app.api.paths import TELEMETRY_SINK
 
 bp = Blueprint("telemetry")
 
 
+@undocumented  # one handler behind several paths; not a client API
 async def sink(_request: Request, **_: str) -> HTTPResponse:
     return json({})
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 from sanic.response import raw as raw_response
 
 from app.api.envelopes import success
+from app.api.openapi import documented
 from app.api.validation import parse_body
 from app.chat.uploads import UPLOAD_PATH, Uploads
 from app.errors import InvalidRequest
@@ -28,11 +29,46 @@ class AttachmentBody(BaseModel):
     attachment_id: int
 
 
+class UploadTarget(BaseModel):
+    url: str
+    fields: dict[str, str] = Field(description="Form fields to send before the file, as they are.")
+
+
+class UploadGrantInfo(BaseModel):
+    upload_url: UploadTarget
+    download_url: str
+    attachment_id: int
+
+
+class DownloadLink(BaseModel):
+    download_url: str
+    file_name: str
+
+
+class UploadForm(BaseModel):
+    """Every field of upload_url.fields, then the file last."""
+
+    model_config = ConfigDict(extra="allow")
+
+    file: bytes = Field(description="The file content.")
+
+
+class DownloadQuery(BaseModel):
+    expires: int
+    signature: str
+
+
 def uploads(request: Request) -> Uploads:
     return request.app.ctx.uploads
 
 
 @bp.post("/end_user/v1/file-upload/get-presigned-post-url")
+@documented(
+    summary="Create an attachment and its signed upload form (docs/protocol.md §4.3)",
+    body=PresignBody,
+    response=UploadGrantInfo,
+    tag="uploads",
+)
 async def presign_post(request: Request) -> HTTPResponse:
     body = parse_body(request, PresignBody)
     grant = await uploads(request).presign_upload(
@@ -52,6 +88,9 @@ async def presign_post(request: Request) -> HTTPResponse:
 
 
 @bp.post("/end_user/v1/file-upload/get-presigned-get-url")
+@documented(
+    summary="A fresh signed download URL", body=AttachmentBody, response=DownloadLink, errors=[404], tag="uploads"
+)
 async def presign_get(request: Request) -> HTTPResponse:
     body = parse_body(request, AttachmentBody)
     attachment = await uploads(request).owned(request.ctx.auth.principal, body.attachment_id)
@@ -59,6 +98,7 @@ async def presign_get(request: Request) -> HTTPResponse:
 
 
 @bp.post("/end_user/v1/file-upload/delete-file")
+@documented(summary="Delete an attachment", body=AttachmentBody, response=None, errors=[404], tag="uploads")
 async def delete_file(request: Request) -> HTTPResponse:
     body = parse_body(request, AttachmentBody)
     await uploads(request).delete(request.ctx.auth.principal, body.attachment_id)
@@ -67,6 +107,18 @@ async def delete_file(request: Request) -> HTTPResponse:
 
 # The upload target is exempt from every header rule: only its signed form fields authorise it.
 @bp.post(UPLOAD_PATH, ctx_auth="none", ctx_client="none")
+@documented(
+    summary="The signed upload target",
+    description="Authorised only by the signed form fields (400 NOT_VERIFIED when they are invalid or expired); "
+    "single-use (404 once used); 422 when the file is larger than announced.",
+    body=UploadForm,
+    body_media="multipart/form-data",
+    response=None,
+    envelope=False,
+    status=204,
+    errors=[400, 404],
+    tag="uploads",
+)
 async def upload(request: Request) -> HTTPResponse:
     files = request.files.get("file") if request.files else None
     if not files:
@@ -77,6 +129,16 @@ async def upload(request: Request) -> HTTPResponse:
 
 
 @bp.get(UPLOAD_PATH + "/<attachment_id:int>", ctx_auth="none", ctx_client="none")
+@documented(
+    summary="Download an attachment by its signed URL",
+    description="Answers the file with its own content type; a bad or expired signature is 404.",
+    query=DownloadQuery,
+    rejects_invalid=False,
+    response=bytes,
+    media="*/*",
+    errors=[404],
+    tag="uploads",
+)
 async def download(request: Request, attachment_id: int) -> HTTPResponse:
     try:
         expires = int(request.args.get("expires", "0"))

@@ -3,7 +3,9 @@
 from app.db.models.attachments import Attachment, AttachmentBlob, InstanceSecret
 from app.db.models.chat import ChatElement, Session, Step, ToolUse, TranscriptMessage, UserQuery
 from app.db.models.code import Chunk, CodeFile, Repository
+from app.db.models.extension import SavedUrl, UserExtensionSettings
 from app.db.models.identity import ApiToken, Membership, Team, User
+from app.db.models.inline_edit import InlineEditJob
 
 __all__ = [
     "ApiToken",
@@ -12,14 +14,17 @@ __all__ = [
     "ChatElement",
     "Chunk",
     "CodeFile",
+    "InlineEditJob",
     "InstanceSecret",
     "Membership",
     "Repository",
+    "SavedUrl",
     "Session",
     "Step",
     "Team",
     "ToolUse",
     "TranscriptMessage",
     "User",
+    "UserExtensionSettings",
     "UserQuery",
 ]

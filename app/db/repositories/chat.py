@@ -71,7 +71,9 @@ async def soft_delete_session(session_id: int) -> None:
 
 async def auxiliary_session(*, team_id: int, user_id: int) -> Session:
     """A hidden session for calls that need a session id but belong to no conversation (rerank)."""
-    session = await Session.filter(team_id=team_id, user_id=user_id, is_auxiliary=True).first()
+    session = await Session.filter(
+        team_id=team_id, user_id=user_id, is_auxiliary=True, session_type="AUXILIARY"
+    ).first()
     return session or await Session.create(
         team_id=team_id, user_id=user_id, session_type="AUXILIARY", summary="", is_auxiliary=True
     )

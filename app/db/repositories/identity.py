@@ -80,3 +80,11 @@ async def revoke_tokens(*, prefix: str | None = None, email: str | None = None, 
             return 0
         query = query.filter(user_id=user.id)
     return await query.update(revoked_at=now)
+
+
+async def current_expiry(token_id: int) -> datetime | None:
+    """When the caller's credential expires: its replacement's expiry once it has been rotated."""
+    token = await ApiToken.filter(id=token_id).select_related("replaced_by").first()
+    if token is None:
+        return None
+    return token.replaced_by.expires_at if token.replaced_by is not None else token.expires_at

@@ -1,0 +1,1 @@
+"""Async clients of outside services, one module per service."""
