@@ -23,7 +23,7 @@ class AdjutantError(Exception):
 
     @property
     def error_code(self) -> int | None:
-        """The numeric client error code (PROTOCOL §1.3), where one exists."""
+        """The numeric client error code (docs/protocol.md §1.3), where one exists."""
         return None
 
     def details(self) -> list[dict[str, Any]]:
@@ -54,13 +54,13 @@ class NotVerified(AdjutantError):
 
 
 class AuthUnavailable(AdjutantError):
-    """The token store could not be reached; must never be reported as NOT_VERIFIED (PROTOCOL §1.5)."""
+    """The token store could not be reached; must never be reported as NOT_VERIFIED (docs/protocol.md §1.5)."""
 
     code = "AUTH_UNAVAILABLE"
     http_status = 503
 
 
-# --- client validation (PROTOCOL §1.3) -----------------------------------------------------------------------
+# --- client validation (docs/protocol.md §1.3) -----------------------------------------------------------------------
 
 
 class ClientValidationError(AdjutantError):
@@ -154,8 +154,15 @@ class RateLimited(AdjutantError):
         self.retry_after = retry_after
 
 
+class IndexingFailed(AdjutantError):
+    """A repository could not be cloned or indexed; the detail is safe to show (never git's own output)."""
+
+    code = "INDEXING_FAILED"
+    http_status = 502
+
+
 class NotImplementedRoute(AdjutantError):
-    """A reference-server route that is out of scope (PROTOCOL §1.1)."""
+    """A reference-server route that is out of scope (docs/protocol.md §1.1)."""
 
     code = "NOT_IMPLEMENTED"
     http_status = 501
@@ -169,6 +176,21 @@ class InternalError(AdjutantError):
 class ServiceUnavailable(AdjutantError):
     code = "SERVICE_UNAVAILABLE"
     http_status = 503
+
+
+class StoreUnavailable(InternalError):
+    """PostgreSQL or Redis cannot be reached right now: the request changed nothing, or the step that met it
+    failed and says so. The chat wire has no status of its own for this, so it travels as INTERNAL_ERROR."""
+
+    http_status = 503
+
+
+class StreamStoreUnavailable(StoreUnavailable):
+    """Redis (resume buffers, step liveness, cancellation) cannot be written or read."""
+
+
+class DatabaseUnavailable(StoreUnavailable):
+    """PostgreSQL cannot be reached."""
 
 
 # --- model calls (the LLM layer's typed errors, as they reach HTTP clients) ---------------------------------

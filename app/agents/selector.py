@@ -1,5 +1,5 @@
 """Picking an agent for a query: by rules when they decide, and only otherwise by a cheap model call with
-a short timeout; anything unexpected falls back to the default (PROTOCOL §11 #24)."""
+a short timeout; anything unexpected falls back to the default (docs/protocol.md §11 #24)."""
 
 from __future__ import annotations
 

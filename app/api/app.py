@@ -8,7 +8,7 @@ from functools import partial
 
 from sanic import Sanic
 
-from app.api import errors, guards, openapi_document
+from app.api import errors, guards, openapi_document, validation
 from app.api.client_config import ClientConfigSnapshots
 from app.api.routes import (
     auth,
@@ -50,6 +50,8 @@ from app.runtime.logging import configure_logging, sanic_log_config
 from app.runtime.redis_client import open_redis
 from app.runtime.sentry import close_sentry, init_sentry
 from app.runtime.settings import Settings, secret_values
+from app.search.index_job import KIND as INDEX_JOB
+from app.search.index_job import IndexJobs
 from app.search.rerank import LLMReranker
 from app.search.service import SearchService
 from app.search.tool import code_search_tool
@@ -100,6 +102,7 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
 
     errors.install(app)
     guards.install(app)
+    validation.install(app)
     openapi_document.install(app)
     for blueprint in (
         health.bp,
@@ -132,9 +135,15 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
         )
         app.ctx.uploads = Uploads(settings)
         app.ctx.jobs = JobQueue(app.ctx.redis, settings.redis.key_prefix)
-        app.ctx.jobs.register("index_repository", partial(search.run_index_job, app.ctx.search))
+        index_jobs = IndexJobs(app.ctx.search)
+        app.ctx.jobs.register(INDEX_JOB, index_jobs.run, on_give_up=index_jobs.give_up)
         await app.ctx.jobs.start()
-        app.ctx.running = RunningSteps(app.ctx.redis, settings.redis.key_prefix)
+        app.ctx.running = RunningSteps(
+            app.ctx.redis,
+            settings.redis.key_prefix,
+            heartbeat_s=settings.chat.heartbeat_s,
+            heartbeat_ttl_s=settings.chat.heartbeat_ttl_s,
+        )
         await app.ctx.running.start()
         app.ctx.solver = QuerySolver(
             settings=settings.chat,
@@ -146,6 +155,7 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
             server_tools=app.ctx.server_tools,
             uploads=app.ctx.uploads,
         )
+        app.ctx.solver.start()
         app.ctx.search.reranker = LLMReranker(
             partial(app.ctx.solver.ask_helper, purpose="rerank", max_output_tokens=1000)
         )
@@ -167,6 +177,9 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
         if running is not None:
             await running.drain(settings.server.graceful_shutdown_s)
             await running.stop()
+        solver = getattr(app.ctx, "solver", None)
+        if solver is not None:
+            await solver.stop()
         inline_edits = getattr(app.ctx, "inline_edits", None)
         if inline_edits is not None:
             await inline_edits.stop()

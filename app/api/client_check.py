@@ -1,4 +1,4 @@
-"""PROTOCOL §1.3 client validation: X-Client and X-Client-Version."""
+"""docs/protocol.md §1.3 client validation: X-Client and X-Client-Version."""
 
 from __future__ import annotations
 

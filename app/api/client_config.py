@@ -1,4 +1,4 @@
-"""The PROTOCOL §3 configuration payloads, built once at start-up from the settings.
+"""The docs/protocol.md §3 configuration payloads, built once at start-up from the settings.
 
 Each payload is serialised to bytes ahead of time, so no request can mutate what another request sees
 (§11 #26). Secrets never enter these payloads: they are assembled from non-secret sections only.

@@ -1,4 +1,4 @@
-"""PROTOCOL §1.4 response envelopes."""
+"""docs/protocol.md §1.4 response envelopes."""
 
 from __future__ import annotations
 

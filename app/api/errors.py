@@ -72,7 +72,7 @@ def validation_details(exc: ValidationError) -> list[dict[str, str]]:
 
 
 class EnvelopeErrorHandler(ErrorHandler):
-    """Every error, ours or Sanic's, leaves as a PROTOCOL §1.4 error envelope; never HTML, never a traceback."""
+    """Every error, ours or Sanic's, leaves as a docs/protocol.md §1.4 error envelope; never HTML, never a traceback."""
 
     def default(self, request: Request, exception: Exception):  # type: ignore[override]
         error = to_adjutant_error(exception)

@@ -56,6 +56,8 @@ def install(app: Sanic) -> None:
         request_id_var.set(request.ctx.request_id)
         request.ctx.started = time.perf_counter()
         request.ctx.auth = None
+        if request.route is not None and request.route.extra.websocket:
+            return  # no response passes `finish` for an upgrade: sockets are counted by the socket route
         metrics.HTTP_IN_PROGRESS.inc()
         request.ctx.counted = True
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Generic, Literal, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 JSON = "application/json"
 EVENT_STREAM = "text/event-stream"
@@ -36,7 +36,17 @@ def type_name(tp: Any) -> str:
     return getattr(tp, "__name__", "Value")
 
 
-class Envelope(BaseModel, Generic[T]):
+DEFERRED = ConfigDict(defer_build=True)
+
+
+class Described(BaseModel):
+    """Base of models that only describe a body for the document: pydantic builds them when the document
+    (or a test) first uses them, so importing the routes does not pay for them."""
+
+    model_config = DEFERRED
+
+
+class Envelope(Described, Generic[T]):
     """docs/protocol.md §1.4 success envelope; callers read `data`."""
 
     data: T
@@ -53,17 +63,17 @@ def enveloped(payload: Any) -> type[BaseModel]:
     )
 
 
-class ErrorItem(BaseModel):
+class ErrorItem(Described):
     message: str
     field: str | None = Field(default=None, description="The offending field, for validation errors.")
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Described):
     message: str = Field(description="The error code, e.g. NOT_VERIFIED, INVALID_REQUEST, SESSION_NOT_FOUND.")
     errors: list[ErrorItem]
 
 
-class ErrorEnvelope(BaseModel):
+class ErrorEnvelope(Described):
     """docs/protocol.md §1.4 error envelope, sent with every non-2xx status."""
 
     is_success: Literal[False]

@@ -10,12 +10,11 @@ Bearer auth and the X-Client / X-Client-Version headers follow each route's guar
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import TypeAdapter
 from sanic import Sanic
 from sanic.router import Route
-from sanic_ext.extensions.openapi.builders import OperationStore, SpecificationBuilder
 
 from app.api.guards import path_policy
 from app.api.openapi import EVENT_STREAM, JSON, ErrorEnvelope, Header, RouteDoc, declaration, is_excluded
@@ -26,8 +25,26 @@ BEARER = "bearer"
 COMPONENTS = "#/components/schemas/{model}"
 _APPLIED: set[Any] = set()  # handlers whose operations are complete (operations are per process)
 
+if TYPE_CHECKING:
+    from sanic_ext.extensions.openapi.builders import OperationBuilder, SpecificationBuilder
+
+
+# sanic-ext is imported only once a document is wanted: Sanic loads it at start-up anyway, while the CLI
+# commands that import the app never need it (about 150 ms).
+def _operation_of(handler: Any) -> OperationBuilder:
+    from sanic_ext.extensions.openapi.builders import OperationStore
+
+    return OperationStore()[handler]
+
+
+def _specification() -> SpecificationBuilder:
+    from sanic_ext.extensions.openapi.builders import SpecificationBuilder
+
+    return SpecificationBuilder()
+
 
 def install(app: Sanic) -> None:
+    """Describe the service in the document and prepare the operations when an app with `OAS` starts."""
     app.config.update(
         API_TITLE="Adjutant",
         API_VERSION=__version__,
@@ -50,13 +67,15 @@ def prepare(app: Sanic) -> None:
         if route.extra.websocket:
             _websocket(route)
         elif is_excluded(handler):
-            OperationStore()[handler].exclude()
+            _operation_of(handler).exclude()
         elif declaration(handler) is not None:
-            OperationStore()[handler].disable_autodoc()
+            _operation_of(handler).disable_autodoc()
     document = next((r for r in app.router.routes if r.name.endswith(".openapi.spec")), None)
     if document is None:  # a sanic-ext that names its route differently: pay at start-up instead
         declare(app)
         return
+    # sanic-ext has no hook before it serves the document, so its route handler is wrapped; sanic-ext
+    # builds the document from the operations on every request, so completing them here is enough.
     serve = document.handler
 
     async def complete_then_serve(request: Any, *args: Any, **kwargs: Any) -> Any:
@@ -75,7 +94,7 @@ def declare(app: Sanic) -> None:
     ]
     if not pending:
         return
-    spec = SpecificationBuilder()
+    spec = _specification()
     spec.add_security_scheme(
         BEARER,
         "http",
@@ -118,7 +137,7 @@ def _operation(
     components: dict[str, dict[str, Any]],
     client: ClientSettings,
 ) -> None:
-    operation = OperationStore()[route.handler]
+    operation = _operation_of(route.handler)
     operation.name(operation_id(route))
     operation.describe(summary=doc.summary, description=doc.description)
     if doc.tag:
@@ -241,7 +260,7 @@ def _reason(status: int) -> str:
 
 def _websocket(route: Route) -> None:
     """Not an HTTP operation: the route is listed so readers find the socket and its contract."""
-    operation = OperationStore()[route.handler]
+    operation = _operation_of(route.handler)
     operation.disable_autodoc()
     operation.name(operation_id(route))
     operation.describe(

@@ -6,7 +6,7 @@ REVIEW_POST_PROCESS_SOLVER = "/end_user/v1/ide-reviews/post-process-solver"
 LOGIN_PAGE = "/external-auth"
 TELEMETRY_SINK = "/telemetry"
 
-# Reference-server areas that PROTOCOL §1.1 puts out of scope: every route under them answers 501.
+# Reference-server areas that docs/protocol.md §1.1 puts out of scope: every route under them answers 501.
 OUT_OF_SCOPE_PREFIXES = (
     "/end_user/v1/ide-reviews",
     "/end_user/v2/ide-reviews",

@@ -1,9 +1,11 @@
-"""Issuing, checking, rotating and revoking bearer tokens (PROTOCOL §2).
+"""Issuing, checking, rotating and revoking bearer tokens (docs/protocol.md §2).
 
 Tokens are opaque (`adj_` + 256 random bits); only their SHA-256 is stored. A token close to expiry, or
 expired but still inside its refresh window, is rotated: its replacement is HMAC(rotation_key, old token),
 so every worker that sees the same old token derives the same replacement without storing it in clear,
 and presenting the old token again during the overlap window yields that same replacement (§2.4).
+Revoking any token of a rotation chain revokes the whole chain: an old token inside its overlap would
+otherwise keep handing out a revoked replacement, and a replacement would outlive its revoked original.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from app.runtime.settings import AuthSettings
 TOKEN_PREFIX = "adj_"  # noqa: S105 - a format marker, not a credential
 TOKEN_PATTERN = re.compile(r"^adj_[A-Za-z0-9_-]{43}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# Failures that mean "the token store is unreachable", never "the token is bad" (PROTOCOL §1.5).
+# Failures that mean "the token store is unreachable", never "the token is bad" (docs/protocol.md §1.5).
 STORE_UNAVAILABLE = (
     DBConnectionError,
     OperationalError,
@@ -123,9 +125,13 @@ class TokenService:
         )
         return raw, row
 
-    async def issue_for(self, principal: Principal, *, name: str, origin: str) -> str:
-        """A new token for an already-authenticated principal (browser login hands one to the extension)."""
-        raw = new_raw_token()
+    async def issue_for(self, principal: Principal, *, name: str, origin: str, raw: str | None = None) -> str:
+        """A new token for an already-authenticated principal (browser login hands one to the extension).
+
+        `raw` is a token the caller derived itself (a login binding's); by default a random one."""
+        if raw is not None and not TOKEN_PATTERN.match(raw):
+            raise ValueError("not a token")
+        raw = raw or new_raw_token()
         await identity.create_token(
             **self._token_fields(
                 raw, user_id=principal.user_id, team_id=principal.team_id, name=name, origin=origin, now=utcnow()
@@ -157,6 +163,7 @@ class TokenService:
         }
 
     async def revoke_raw(self, raw: str) -> None:
+        """Revoke a token and the rest of its rotation chain."""
         await identity.revoke_token_hash(hash_token(raw), utcnow())
 
     async def authenticate(
@@ -199,10 +206,13 @@ class TokenService:
             fields = self._token_fields(
                 replacement, user_id=token.user_id, team_id=token.team_id, name=token.name, origin="rotation", now=now
             )
-            await identity.record_rotation(token, fields, now)
+            if await identity.record_rotation(token, fields, now) is None:
+                raise NotVerified("token revoked or expired")
         return replacement
 
     async def revoke(self, *, prefix: str | None = None, email: str | None = None) -> int:
+        """Revoke the tokens with `prefix` or of the user `email`, with their whole rotation chains (the
+        tokens they replaced and were replaced by): returns how many tokens were revoked."""
         if not prefix and not email:
             raise InvalidRequest("name a token prefix or a user email to revoke")
         return await identity.revoke_tokens(prefix=prefix, email=email.strip().lower() if email else None, now=utcnow())

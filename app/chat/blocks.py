@@ -145,23 +145,24 @@ class BlockWriter:
         self.on_boundary()
 
     async def _persist_open(self) -> None:
-        text = "".join(self.content)
-        if self.open == "text":
-            await self.persist("TEXT", {"text": text})
-        elif self.open == "thinking":
-            await self.persist("THINKING", {"thinking_summary": text, "thinking_status": "COMPLETED"})
-        elif self.open == "code":
-            is_diff = bool(self.attributes.get("is_diff"))
-            added, removed = diff_counts(text) if is_diff else (0, 0)
-            # Plain code carries diff "" (never null: the client renders any non-"" diff as a diff).
-            await self.persist(
-                "CODE_BLOCK",
-                {
-                    "language": self.attributes.get("language", ""),
-                    "file_path": self.attributes.get("file_path", ""),
-                    "code": text,
-                    "diff": text if is_diff else "",
-                    "added_lines": added,
-                    "removed_lines": removed,
-                },
-            )
+        if self.open is not None:
+            await self.persist(*element_of(self.open, "".join(self.content), self.attributes))
+
+
+def element_of(kind: str, text: str, attributes: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The chat element (message type, payload) of a text, thinking or code block with this content."""
+    if kind == "text":
+        return "TEXT", {"text": text}
+    if kind == "thinking":
+        return "THINKING", {"thinking_summary": text, "thinking_status": "COMPLETED"}
+    is_diff = bool(attributes.get("is_diff"))
+    added, removed = diff_counts(text) if is_diff else (0, 0)
+    # Plain code carries diff "" (never null: the client renders any non-"" diff as a diff).
+    return "CODE_BLOCK", {
+        "language": attributes.get("language", ""),
+        "file_path": attributes.get("file_path", ""),
+        "code": text,
+        "diff": text if is_diff else "",
+        "added_lines": added,
+        "removed_lines": removed,
+    }

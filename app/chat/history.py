@@ -1,4 +1,4 @@
-"""Sessions and their history as the client renders them (PROTOCOL §10), plus the session operations:
+"""Sessions and their history as the client renders them (docs/protocol.md §10), plus the session operations:
 delete, pin/unpin, reorder, feedback and cancel."""
 
 from __future__ import annotations
@@ -149,8 +149,8 @@ async def feedback(session: Session, owner: Owner, raw_query_id: Any, value: str
 
 
 async def cancel(session: Session, running: RunningSteps) -> dict[str, Any]:
-    """Stop the session's running steps on whatever worker runs them (PROTOCOL §9)."""
-    steps = await repo.cancel_running_steps(session.id)
+    """Stop the session's running steps on whatever worker runs them (docs/protocol.md §9)."""
+    steps = await repo.cancel_running_steps(session.id)  # the database decides which steps this cancel stops
     await repo.abort_pending_tool_uses(session.id)
-    await running.cancel_session(session.id)
+    await running.cancel([step.stream_id for step in steps])
     return {"status": "SUCCESS", "cancelled_session_id": session.id, "cancelled_steps": len(steps)}

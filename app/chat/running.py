@@ -1,8 +1,14 @@
-"""Steps running in this worker, their liveness across workers, and cancellation from any worker.
+"""Steps running in this worker: their liveness across workers, and cancellation from any worker.
 
-Cancellation is immediate and in-process: the cancel route (on any worker) records the cancel in the
-database and publishes the session id; every worker cancels the tasks of that session's running steps at
-once. Nothing is sticky: steps started later are not affected (PROTOCOL §9).
+Liveness is one Redis key per step, refreshed every `heartbeat_s` and expiring `heartbeat_ttl_s` after the
+last refresh. The key is claimed before the step's row is committed, so a RUNNING row without a key means
+its worker is gone (or never got to run it), and any worker may then settle it (`app.chat.settle`).
+
+Cancellation is decided by the database (the cancel route marks the steps CANCELLED) and then delivered,
+fastest first: directly when the step runs here, by pub/sub to every worker, and durably, by a Redis key
+the step checks with every batch of events it writes and by the database state every worker polls at each
+heartbeat. A pub/sub message lost while a listener reconnects delays a cancel by one heartbeat at most.
+Nothing is sticky: steps started later are not affected (docs/protocol.md §9).
 """
 
 from __future__ import annotations
@@ -13,15 +19,19 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
 
+from app.db.repositories import chat as repo
+from app.errors import StreamStoreUnavailable
 from app.runtime.tasks import stop_task
 
 log = logging.getLogger("adjutant.chat")
-HEARTBEAT_S = 5
-ALIVE_TTL_S = 20
+CANCEL_KEY_TTL_S = 600  # longer than any step may still be catching up with its cancel
+StopReason = Literal["cancelled", "settled"]
 
 
 @dataclass
@@ -31,15 +41,24 @@ class RunningStep:
     fingerprint: str | None
     connection_id: str | None
     task: asyncio.Task[None] | None = None
-    cancelled: bool = False
+    # Why the task was stopped from outside: a user's cancel, or another worker having settled (ended) the
+    # step. None while it runs on its own (a task cancelled with None is a worker shutting down).
+    stopped: StopReason | None = None
     on_cancel: Callable[[], None] | None = None  # runs synchronously, before the task is cancelled
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    concluded: bool = False  # its row records the ending its runner chose: nothing may stop it any more
+
+    @property
+    def cancelled(self) -> bool:
+        return self.stopped == "cancelled"
 
 
 class RunningSteps:
-    def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
+    def __init__(self, redis: aioredis.Redis, prefix: str, *, heartbeat_s: float, heartbeat_ttl_s: float) -> None:
         self.redis = redis
         self.prefix = prefix
+        self.heartbeat_s = heartbeat_s
+        self.heartbeat_ttl_s = heartbeat_ttl_s
         self.steps: dict[str, RunningStep] = {}
         self._listener: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
@@ -50,6 +69,9 @@ class RunningSteps:
 
     def alive_key(self, stream_id: str) -> str:
         return f"{self.prefix}alive:{stream_id}"
+
+    def cancel_key(self, stream_id: str) -> str:
+        return f"{self.prefix}cancelled:{stream_id}"
 
     async def start(self) -> None:
         # Subscribe before returning: redis-py can hang when a task is cancelled mid-subscribe, and a
@@ -72,48 +94,83 @@ class RunningSteps:
                 async with asyncio.timeout(timeout_s):
                     await asyncio.gather(*waiting)
 
-    async def add(self, step: RunningStep) -> None:
+    # --- liveness ---------------------------------------------------------------------------------------
+
+    async def claim(self, stream_id: str) -> None:
+        """Mark a step alive before its row is committed; StreamStoreUnavailable when Redis is down, so
+        nothing is committed that no worker could run or resume."""
+        try:
+            await self.redis.set(self.alive_key(stream_id), "1", px=self._ttl_ms())
+        except RedisError as exc:
+            raise StreamStoreUnavailable("the stream store is unavailable; nothing was saved, try again") from exc
+
+    async def release(self, stream_id: str) -> None:
+        """Give up a claim whose step was never committed or never launched."""
+        try:
+            await self.redis.delete(self.alive_key(stream_id))
+        except RedisError:
+            log.warning("could not release the claim of step %s; it expires on its own", stream_id)
+
+    def add(self, step: RunningStep) -> None:
         self.steps[step.stream_id] = step
-        await self.redis.set(self.alive_key(step.stream_id), "1", ex=ALIVE_TTL_S)
 
     async def remove(self, stream_id: str) -> None:
         step = self.steps.pop(stream_id, None)
         if step is not None:
             step.done.set()
-        await self.redis.delete(self.alive_key(stream_id))
+        await self.release(stream_id)
 
     def local(self, stream_id: str) -> RunningStep | None:
         return self.steps.get(stream_id)
 
     async def is_alive(self, stream_id: str) -> bool:
         """Whether some worker is still running this step (its heartbeat key is fresh)."""
-        return stream_id in self.steps or bool(await self.redis.exists(self.alive_key(stream_id)))
+        if stream_id in self.steps:
+            return True
+        try:
+            return bool(await self.redis.exists(self.alive_key(stream_id)))
+        except RedisError as exc:
+            raise StreamStoreUnavailable("the stream store is unavailable") from exc
 
     def on_connection(self, connection_id: str, fingerprint: str) -> RunningStep | None:
         return next(
             (
                 s
                 for s in self.steps.values()
-                if s.connection_id == connection_id and s.fingerprint == fingerprint and not s.cancelled
+                if s.connection_id == connection_id and s.fingerprint == fingerprint and s.stopped is None
             ),
             None,
         )
 
-    async def cancel_session(self, session_id: int) -> None:
-        """Cancel the session's steps here now, and ask every other worker to do the same."""
-        self.cancel_local(session_id)
-        await self.redis.publish(self.channel, json.dumps({"session_id": session_id}))
+    # --- cancellation -------------------------------------------------------------------------------------
 
-    def cancel_local(self, session_id: int) -> int:
+    async def cancel(self, stream_ids: list[str]) -> None:
+        """Deliver a cancel the database has already decided: here now, elsewhere by pub/sub and durably."""
+        self.stop_local(stream_ids, "cancelled")
+        if not stream_ids:
+            return
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for stream_id in stream_ids:
+                    pipe.set(self.cancel_key(stream_id), "1", ex=CANCEL_KEY_TTL_S)
+                pipe.publish(self.channel, json.dumps({"stream_ids": stream_ids}))
+                await pipe.execute()
+        except RedisError:
+            # The database already says CANCELLED: the worker running the step reads it at its next beat.
+            log.warning("could not publish the cancel of %s; it arrives with the next heartbeat", stream_ids)
+
+    def stop_local(self, stream_ids: list[str], reason: StopReason) -> int:
         count = 0
-        for step in list(self.steps.values()):
-            if step.session_id == session_id and not step.cancelled:
-                step.cancelled = True
-                if step.on_cancel is not None:
-                    step.on_cancel()
-                if step.task is not None:
-                    step.task.cancel()
-                count += 1
+        for stream_id in stream_ids:
+            step = self.steps.get(stream_id)
+            if step is None or step.stopped is not None or step.concluded:
+                continue
+            step.stopped = reason
+            if step.on_cancel is not None and reason == "cancelled":
+                step.on_cancel()
+            if step.task is not None:
+                step.task.cancel()
+            count += 1
         return count
 
     async def _subscribe(self) -> PubSub:
@@ -128,7 +185,8 @@ class RunningSteps:
                     pubsub = await self._subscribe()
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
-                        self.cancel_local(int(json.loads(message["data"])["session_id"]))
+                        body = json.loads(message["data"])
+                        self.stop_local([str(s) for s in body.get("stream_ids", [])], "cancelled")
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -137,15 +195,30 @@ class RunningSteps:
                     with contextlib.suppress(Exception):
                         await pubsub.aclose()
                 pubsub = None
-                await asyncio.sleep(1)
+                await asyncio.sleep(min(1.0, self.heartbeat_s))
 
     async def _beat(self) -> None:
         while True:
-            await asyncio.sleep(HEARTBEAT_S)
+            await asyncio.sleep(self.heartbeat_s)
+            stream_ids = list(self.steps)
+            if not stream_ids:
+                continue
             try:
                 async with self.redis.pipeline(transaction=False) as pipe:
-                    for stream_id in list(self.steps):
-                        pipe.set(self.alive_key(stream_id), "1", ex=ALIVE_TTL_S)
-                    await pipe.execute()
-            except Exception:
+                    for stream_id in stream_ids:
+                        pipe.set(self.alive_key(stream_id), "1", px=self._ttl_ms())
+                        pipe.exists(self.cancel_key(stream_id))
+                    replies = await pipe.execute()
+                self.stop_local([s for s, hit in zip(stream_ids, replies[1::2], strict=True) if hit], "cancelled")
+            except RedisError:
                 log.warning("step heartbeat failed", exc_info=True)
+            try:
+                ended = await repo.ended_steps(stream_ids)
+            except Exception:  # the database is away: the steps find out when they next write
+                log.warning("could not check the state of running steps", exc_info=True)
+                continue
+            for stream_id, status in ended.items():
+                self.stop_local([stream_id], "cancelled" if status == "CANCELLED" else "settled")
+
+    def _ttl_ms(self) -> int:
+        return int(self.heartbeat_ttl_s * 1000)

@@ -1,4 +1,4 @@
-"""The query solver: what happens to each chat request (PROTOCOL §5.2, §6, §8).
+"""The query solver: what happens to each chat request (docs/protocol.md §5.2, §6, §8).
 
 `accept` classifies a request, resolves and ownership-checks its session, applies the idempotency rules,
 persists what must be durable before anything is announced, and returns what the connection should send:
@@ -22,8 +22,9 @@ from app.agents.base import AgentInput
 from app.agents.selector import AGENTS, Selection, select_agent, selector_prompt
 from app.chat import transcript
 from app.chat.running import RunningSteps
+from app.chat.settle import StepSettler
 from app.chat.step_runner import StepPlan, StepRunner
-from app.chat.step_stream import LiveHub, StepBuffer, StepEmitter
+from app.chat.step_stream import LiveHub, StepBuffer, StepEmitter, relay
 from app.chat.uploads import Uploads
 from app.chat.wire import ChatRequest, PayloadAttachment, ResumeRequest, classify, fingerprint
 from app.db.models import Session, Step, UserQuery
@@ -106,7 +107,25 @@ class QuerySolver:
         self.runner = StepRunner(
             router=router, registry=registry, buffer=buffer, hub=hub, running=running, settings=settings
         )
+        self.settler = StepSettler(buffer=buffer, hub=hub, running=running, interval_s=settings.reconcile_interval_s)
         self.background: set[asyncio.Task[Any]] = set()
+
+    def start(self) -> None:
+        """Begin settling steps that lost their worker (once now, then periodically)."""
+        self.settler.start()
+
+    async def stop(self) -> None:
+        await self.settler.stop()
+
+    async def follow(self, stream_id: str, after: str | None, send: Any) -> None:
+        """Relay a step to one connection until its terminal frame; if the worker running it is lost
+        meanwhile, the step is settled, which gives this follower its end."""
+        watchdog = asyncio.create_task(self.settler.watch(stream_id), name=f"watch-{stream_id}")
+        try:
+            local = self.running.local(stream_id) is not None
+            await relay(stream_id, after, send, buffer=self.buffer, hub=self.hub, local=local)
+        finally:
+            watchdog.cancel()
 
     async def accept(self, raw: Any, caller: Caller) -> Answer:
         try:
@@ -134,32 +153,11 @@ class QuerySolver:
     # --- sessions ---------------------------------------------------------------------------------------
 
     async def _resolve_session(self, request: ChatRequest, caller: Caller) -> Session | None:
-        """PROTOCOL §6.1: payload, then the connection's session, then the upgrade header; None = new."""
+        """docs/protocol.md §6.1: payload, then the connection's session, then the upgrade header; None = new."""
         wanted = request.requested_session_id or caller.bound_session_id or caller.header_session_id
         if wanted is None:
             return None
         return await get_owned(Session, wanted, caller, not_found=SessionNotFound)
-
-    async def _settle_orphans(self, session_id: int) -> None:
-        """A step left RUNNING by a worker that died is failed, so its session can move on."""
-        for step in await repo.running_steps(session_id):
-            if not await self.running.is_alive(step.stream_id):
-                await repo.finish_step(
-                    step.id,
-                    status="FAILED",
-                    end_event="STREAM_ERROR",
-                    error={"status": "INTERNAL_ERROR", "message": "worker lost"},
-                )
-                emitter = StepEmitter(step.stream_id, self.buffer, self.hub, start_ms=10**13)
-                emitter.emit("STREAM_ERROR", status="INTERNAL_ERROR", message="The server running this step stopped")
-                await emitter.drain()
-
-    async def settle_if_orphaned(self, stream_id: str) -> None:
-        """End the step with INTERNAL_ERROR if it is still RUNNING but no worker runs it any more, so the
-        connections following it from the buffer get their end."""
-        step = await repo.step_by_stream(stream_id)
-        if step is not None and step.status == "RUNNING":
-            await self._settle_orphans(step.session_id)
 
     async def _running_duplicate(self, print_: str, caller: Caller) -> Step | None:
         step = await repo.running_step_with_fingerprint(None, print_)
@@ -177,7 +175,7 @@ class QuerySolver:
         latest: UserQuery | None = None
         last_step: Step | None = None
         if session is not None:
-            await self._settle_orphans(session.id)
+            await self.settler.settle_session(session.id)
             if await repo.running_steps(session.id):
                 raise SessionBusy("a step of this session is still running")
             latest = await repo.latest_query(session.id)
@@ -198,6 +196,9 @@ class QuerySolver:
         selection = (
             None if (malformed_retry or retry) else await self._select(self._agent_input(request, request.query))
         )
+        # Claimed before anything is committed: with Redis away the request fails and leaves nothing behind.
+        stream_id = new_stream_id()
+        await self.running.claim(stream_id)
         try:
             async with in_transaction():
                 if session is None:
@@ -234,14 +235,17 @@ class QuerySolver:
                     team_id=caller.team_id,
                     session_id=session.id,
                     user_query_id=query.id,
-                    stream_id=new_stream_id(),
+                    stream_id=stream_id,
                     ordinal=await repo.next_ordinal(query.id),
                     model=model.name,
                     request_fingerprint=print_,
                 )
                 await repo.touch_session(session.id, last_model=model.name)
-        except IntegrityError:  # another worker started a step of this session a moment ago
-            raise SessionBusy("a step of this session is still running") from None
+        except BaseException as exc:
+            await self.running.release(stream_id)
+            if isinstance(exc, IntegrityError):  # another worker started a step of this session a moment ago
+                raise SessionBusy("a step of this session is still running") from None
+            raise
         summary = self._summarize(session.id, request.query) if new_session else None
         await self._start(step, session, query, caller, model, request, selection, print_, summary)
         return Answer(follow=step.stream_id, session_id=session.id)
@@ -326,7 +330,7 @@ class QuerySolver:
         # The continuation will need a model: with none usable, fail before any response is applied, so the
         # same batch can be sent again once one is configured.
         self.registry.default()
-        await self._settle_orphans(session.id)
+        await self.settler.settle_session(session.id)
         touched: set[int] = set()
         async with in_transaction():
             for response in batch:
@@ -375,25 +379,36 @@ class QuerySolver:
             model, substituted = self.registry.resolve(target.model)
         if await repo.running_steps(session.id):
             raise SessionBusy("a step of this session is still running")
-        await transcript.append_tool_results(
-            target.id,
-            team_id=caller.team_id,
-            session_id=session.id,
-            user_query_id=query.id,
-            budget_tokens=self.settings.tool_result_budget_tokens,
-        )
+        stream_id = new_stream_id()
+        await self.running.claim(stream_id)
         try:
-            step = await repo.create_step(
-                team_id=caller.team_id,
-                session_id=session.id,
-                user_query_id=query.id,
-                stream_id=new_stream_id(),
-                ordinal=await repo.next_ordinal(query.id),
-                model=model.name,
-                request_fingerprint=print_,
-                continues_step_id=target.id,
-            )
-        except IntegrityError:
+            # One transaction: the results go into the transcript exactly when the step that reads them exists.
+            async with in_transaction():
+                await transcript.append_tool_results(
+                    target.id,
+                    team_id=caller.team_id,
+                    session_id=session.id,
+                    user_query_id=query.id,
+                    budget_tokens=self.settings.tool_result_budget_tokens,
+                )
+                step = await repo.create_step(
+                    team_id=caller.team_id,
+                    session_id=session.id,
+                    user_query_id=query.id,
+                    stream_id=stream_id,
+                    ordinal=await repo.next_ordinal(query.id),
+                    model=model.name,
+                    request_fingerprint=print_,
+                    continues_step_id=target.id,
+                )
+        except BaseException as exc:
+            await self.running.release(stream_id)
+            if not isinstance(exc, IntegrityError):
+                raise
+            # Another worker continued the same batch a moment ago: follow its step (docs/protocol.md §6.4).
+            continuation = await repo.continuation_of(target.id)
+            if continuation is not None and continuation.status == "RUNNING":
+                return Answer(follow=continuation.stream_id, session_id=session.id)
             raise SessionBusy("a step of this session is still running") from None
         await repo.set_query_status(query.id, "RUNNING")
         if substituted:
@@ -403,7 +418,7 @@ class QuerySolver:
         return Answer(follow=step.stream_id, session_id=session.id)
 
     async def _ack(self, session: Session, target: Step, caller: Caller, print_: str) -> Answer:
-        """Partial or redundant tool responses: a step with no model call (PROTOCOL §6.3)."""
+        """Partial or redundant tool responses: a step with no model call (docs/protocol.md §6.3)."""
         step = await repo.create_step(
             team_id=caller.team_id,
             session_id=session.id,
@@ -420,19 +435,24 @@ class QuerySolver:
         emitter.emit("RESPONSE_METADATA", {"query_id": step.stream_id, "session_id": session.id})
         emitter.emit("STREAM_END")
         await emitter.drain()
+        emitter.raise_if_failed()
         return Answer(follow=step.stream_id, session_id=session.id)
 
     # --- R3: resume -------------------------------------------------------------------------------------
 
     async def _resume(self, request: ResumeRequest, caller: Caller) -> Answer:
         step = await repo.step_by_stream(request.resume_query_id)
-        owned = step is not None and step.session.user_id == caller.user_id and step.session.team_id == caller.team_id
-        if not owned or not await self.buffer.exists(request.resume_query_id):
+        if (
+            step is None
+            or (step.session.user_id, step.session.team_id) != (caller.user_id, caller.team_id)
+            or not await self.buffer.exists(request.resume_query_id)
+        ):
             raise ResumeNotPossible("unknown or expired step")
         if request.resume_offset_id and not await self.buffer.has_id(request.resume_query_id, request.resume_offset_id):
             raise ResumeNotPossible("the offset is not an event of that step")
-        # A step whose worker died never writes its end: give it one, or this follower would wait for nothing.
-        await self.settle_if_orphaned(request.resume_query_id)
+        # A step whose worker died never writes its end, nor one that ended while Redis was away: give it
+        # one (from its row), or this follower would wait for nothing.
+        await self.settler.settle(step)
         return Answer(follow=request.resume_query_id, after=request.resume_offset_id)
 
     # --- starting a step --------------------------------------------------------------------------------
@@ -454,6 +474,7 @@ class QuerySolver:
         except Exception:
             # The step row is committed: fail it at once, so the same request sent again is a retry (§6.4)
             # rather than SESSION_BUSY against a step that will never run.
+            await self.running.remove(step.stream_id)
             await repo.finish_step(
                 step.id,
                 status="FAILED",
@@ -581,11 +602,11 @@ def new_stream_id() -> str:
 
 
 def provisional_summary(query: str) -> str:
-    """The first 100 characters of the query, with … when cut (PROTOCOL §6.1)."""
+    """The first 100 characters of the query, with … when cut (docs/protocol.md §6.1)."""
     flat = " ".join(query.split())
     return flat if len(flat) <= SUMMARY_CHARS else flat[:SUMMARY_CHARS] + "…"
 
 
 def strip_focus(item: dict[str, Any]) -> dict[str, Any]:
-    """Focus items in history carry no chunk bodies or directory structures (PROTOCOL §10.2)."""
+    """Focus items in history carry no chunk bodies or directory structures (docs/protocol.md §10.2)."""
     return {k: v for k, v in item.items() if k not in ("chunks", "structure")}

@@ -10,6 +10,7 @@ what the step did, never by the last event seen.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -26,6 +27,7 @@ from app.chat.step_stream import LiveHub, StepBuffer, StepEmitter
 from app.chat.wire import TOOL_USE_ID
 from app.db.models import Session, Step, UserQuery
 from app.db.repositories import chat as repo
+from app.errors import StoreUnavailable
 from app.llm import errors as llm_errors
 from app.llm.providers.base import MAX_RAW_CHARS
 from app.llm.registry import ModelRegistry, RegisteredModel
@@ -113,7 +115,8 @@ class StepRunner:
         self.settings = settings
 
     async def start(self, plan: StepPlan) -> None:
-        """Launch the step in the background; it outlives the connection that asked for it."""
+        """Launch the step in the background (its liveness is claimed already); it outlives the connection
+        that asked for it."""
         stream_id = plan.step.stream_id
         entry = RunningStep(
             stream_id,
@@ -122,20 +125,17 @@ class StepRunner:
             plan.connection_id,
             on_cancel=lambda: self.hub.close(stream_id),
         )
-        await self.running.add(entry)
+        self.running.add(entry)
         entry.task = asyncio.create_task(self._run(plan, entry), name=f"step-{plan.step.stream_id}")
 
     async def _run(self, plan: StepPlan, entry: RunningStep) -> None:
-        run = _StepRun(self, plan)
+        run = _StepRun(self, plan, entry)
         try:
             await run.execute()
         except asyncio.CancelledError:
-            await run.cancelled(by_user=entry.cancelled)
-        except (llm_errors.LLMError, StepFailed, TimeoutError) as exc:
+            await run.stopped(entry.stopped)
+        except Exception as exc:  # noqa: BLE001 - every failure ends the step with a typed error event
             await run.fail_with(exc)
-        except Exception:
-            log.exception("step %s failed", plan.step.stream_id)
-            await run.failed("INTERNAL_ERROR", "Internal error", {})
         finally:
             try:
                 await run.emitter.drain()
@@ -147,11 +147,19 @@ class StepRunner:
 class _StepRun:
     """The state of one step while it runs."""
 
-    def __init__(self, runner: StepRunner, plan: StepPlan) -> None:
+    def __init__(self, runner: StepRunner, plan: StepPlan, entry: RunningStep) -> None:
         self.runner = runner
         self.plan = plan
+        self.entry = entry
         self.settings = runner.settings
-        self.emitter = StepEmitter(plan.step.stream_id, runner.buffer, runner.hub)
+        stream_id = plan.step.stream_id
+        self.emitter = StepEmitter(
+            stream_id,
+            runner.buffer,
+            runner.hub,
+            cancel_key=runner.running.cancel_key(stream_id),
+            on_cancel_requested=lambda: runner.running.stop_local([stream_id], "cancelled"),
+        )
         self.blocks = BlockWriter(self.emitter, self._persist_block, self._boundary)
         self.offered = {t.spec.name: t for t in plan.tools}
         self.server = {t.name: t for t in plan.server_tools}
@@ -161,6 +169,7 @@ class _StepRun:
         self.summary_announced = False
         self.client_tool_count = 0
         self.position = 0
+        self.call_index = 0  # model calls made in this step so far
 
     # --- the step ---------------------------------------------------------------------------------------
 
@@ -193,6 +202,7 @@ class _StepRun:
                     reasoning=plan.reasoning,
                     purpose="chat",
                 )
+                self.call_index += 1
                 outcome = await self._model_call(request, offer_tools=not capped)
                 await self._record_assistant(outcome)
                 if outcome.client_calls:
@@ -216,6 +226,7 @@ class _StepRun:
         thinking: list[str] = []
         pending: dict[str, tuple[str, list[str]]] = {}
         async for event in self.runner.router.stream(request):
+            self.emitter.raise_if_failed()
             if isinstance(event, TextDelta):
                 outcome.text.append(event.text)
                 await self.blocks.text(event.text)
@@ -306,6 +317,7 @@ class _StepRun:
                 tool_use_id=call_id,
                 tool_name=end.name,
                 position=self.position,
+                call_index=self.call_index,
                 tool_input=end.arguments,
                 status="FAILED",
                 answered_at=repo.now(),
@@ -321,6 +333,7 @@ class _StepRun:
             tool_use_id=call_id,
             tool_name=end.name,
             position=self.position,
+            call_index=self.call_index,
             tool_input=end.arguments,
         )
         if end.name == "ask_user_input":  # rendered as the assistant asking, then the user's answer
@@ -361,6 +374,7 @@ class _StepRun:
                 tool_use_id=part.id,
                 tool_name=part.name,
                 position=self.position,
+                call_index=self.call_index,
                 executor="SERVER",
                 tool_input=part.arguments,
                 tool_response=response,
@@ -380,7 +394,7 @@ class _StepRun:
             )
 
     async def _malformed_notice(self, malformed: list[MalformedToolCallEvent]) -> None:
-        """Feed the problem back to the model within the same step; no frame reveals it (PROTOCOL §6.6)."""
+        """Feed the problem back to the model within the same step; no frame reveals it (docs/protocol.md §6.6)."""
         lines = [f"- {m.name or 'a tool call'}: {m.reason}. Raw: {m.raw[:500]}" for m in malformed]
         notice = (
             "Your last tool call could not be used:\n"
@@ -407,11 +421,13 @@ class _StepRun:
         )
 
     # --- endings ----------------------------------------------------------------------------------------
+    #
+    # The database decides how a step ended (a cancel may race its last events), and only then is its
+    # terminal frame emitted: the client sees an ending exactly when the row agrees with it.
 
     async def _end_tool_turn(self) -> None:
         self._announce_summary()
-        self.emitter.emit("STREAM_END")
-        await self._finish("TOOL_TURN", "STREAM_END")
+        await self._conclude("TOOL_TURN", [("STREAM_END", None)])
 
     async def _end_malformed(self, malformed: list[MalformedToolCallEvent]) -> None:
         last = malformed[-1]
@@ -420,23 +436,42 @@ class _StepRun:
         self.emitter.emit(
             "MALFORMED_TOOL_USE_REQUEST", {"reason": last.reason, "raw_payload": last.raw[:MAX_RAW_CHARS]}
         )
-        self.emitter.emit("STREAM_END")
-        await self._finish("MALFORMED", "STREAM_END")
+        await self._conclude("MALFORMED", [("STREAM_END", None)])
 
     async def _end_final(self, success: bool) -> None:
         plan = self.plan
         summary = self.blocks.summary
         self._announce_summary()
-        self.emitter.emit("TASK_COMPLETION", {"query_id": plan.query.id, "success": success, "summary": summary})
-        self.emitter.emit("QUERY_COMPLETE")
-        self.emitter.emit("STREAM_END_CLOSE_CONNECTION")
-        await repo.set_query_status(plan.query.id, "COMPLETED" if success else "FAILED", summary=summary)
-        await self._finish("COMPLETED", "STREAM_END_CLOSE_CONNECTION")
+        await self._conclude(
+            "COMPLETED",
+            [
+                ("TASK_COMPLETION", {"query_id": plan.query.id, "success": success, "summary": summary}),
+                ("QUERY_COMPLETE", None),
+                ("STREAM_END_CLOSE_CONNECTION", None),
+            ],
+            query_status="COMPLETED" if success else "FAILED",
+            query_summary=summary,
+        )
 
-    async def _finish(self, status: str, end_event: str, error: dict[str, Any] | None = None) -> None:
+    async def _conclude(
+        self,
+        status: str,
+        ending: list[tuple[str, dict[str, Any] | None]],
+        *,
+        query_status: str | None = None,
+        query_summary: str | None = None,
+    ) -> None:
         await self.emitter.drain()
+        self.emitter.raise_if_failed()  # what was shown must be resumable, or the step fails instead
+        if not await self._record_end(status, ending[-1][0], query_status=query_status, query_summary=query_summary):
+            return await self._lost_the_race()
+        self.entry.concluded = True
+        for kind, content in ending:
+            self.emitter.emit(kind, content)
+
+    async def _record_end(self, status: str, end_event: str, error: dict[str, Any] | None = None, **query: Any) -> bool:
         cost = self.plan.model.prices.cost(self.usage) if self.usage != Usage() else None
-        await repo.finish_step(
+        return await repo.finish_step(
             self.plan.step.id,
             status=status,
             end_event=end_event,
@@ -445,32 +480,59 @@ class _StepRun:
             cost=cost or Decimal(0),
             model=self.model_name,
             provider=self.provider,
+            query_id=self.plan.query.id,
+            **query,
         )
 
+    async def _lost_the_race(self) -> None:
+        """The row ended first: a cancel (carry it out) or another worker settling this step (stay quiet)."""
+        ended = await repo.ended_steps([self.plan.step.stream_id])
+        await self.stopped("cancelled" if ended.get(self.plan.step.stream_id) == "CANCELLED" else "settled")
+
     async def failed(self, status: str, message: str, extra: dict[str, Any]) -> None:
-        await self.blocks.fail()
+        try:
+            await self.blocks.fail()  # the partial output is kept in history
+        except Exception:  # the database is away: the settler rebuilds it from the buffer
+            log.warning("step %s: could not store its partial output", self.plan.step.stream_id, exc_info=True)
+        error = {"status": status, "message": message}
+        try:
+            if not await self._record_end("FAILED", "STREAM_ERROR", error):
+                return await self._lost_the_race()
+            self.entry.concluded = True
+        except Exception:  # the error below still reaches the client; the row is settled later
+            log.warning("step %s: could not record its failure", self.plan.step.stream_id, exc_info=True)
         self.emitter.emit("STREAM_ERROR", status=status, message=message, **extra)
-        await self._finish("FAILED", "STREAM_ERROR", error={"status": status, "message": message})
 
     async def fail_with(self, exc: BaseException) -> None:
+        if not isinstance(exc, (llm_errors.LLMError, StepFailed, TimeoutError, StoreUnavailable)):
+            log.error("step %s failed", self.plan.step.stream_id, exc_info=exc)
         status, message, extra = stream_error(
             exc, self.model_name, self.provider, self.runner.registry, query=self.plan.query.text
         )
         await self.failed(status, message, extra)
 
-    async def cancelled(self, *, by_user: bool) -> None:
-        if not by_user:  # the worker is shutting down: the step failed, resumers get a terminal error
-            await self.blocks.abandon()
-            self.emitter.emit("STREAM_ERROR", status="INTERNAL_ERROR", message="The server restarted during this step")
-            await self._finish("FAILED", "STREAM_ERROR", error={"status": "INTERNAL_ERROR"})
+    async def stopped(self, reason: str | None) -> None:
+        """The task was cancelled: by a user, by another worker settling the step, or by a shutdown."""
+        if reason is None:  # the worker is shutting down: the step failed, followers and resumers get an error
+            await self.failed("INTERNAL_ERROR", "The server restarted during this step", {})
             return
-        await self.blocks.abandon()
-        await self._system_info("Stopped by user")
-        # Into the buffer for resumes, never to live connections (PROTOCOL §9).
+        stream_id = self.plan.step.stream_id
+        if reason == "settled":
+            # Another worker gave this step up for lost and wrote its ending; show that ending here too.
+            with contextlib.suppress(StoreUnavailable):
+                last = await self.runner.buffer.last(stream_id)
+                if last is not None:
+                    self.runner.hub.publish(stream_id, [last])
+            return
+        self.runner.hub.close(stream_id)
+        # Into the buffer for resumes, never to live connections (docs/protocol.md §9).
         self.emitter.emit("STREAM_ERROR", live=False, status="CANCELLED", message="Stopped by user")
-        await self.emitter.drain()
-        self.runner.hub.close(self.plan.step.stream_id)
-        await repo.set_query_status(self.plan.query.id, "CANCELLED")
+        try:
+            await self.blocks.abandon()
+            await self._system_info("Stopped by user")
+            await repo.set_query_status(self.plan.query.id, "CANCELLED")
+        except Exception:  # the database is away: the settler rebuilds the partial output from the buffer
+            log.warning("step %s: could not store its cancellation", stream_id, exc_info=True)
 
     # --- persistence helpers ----------------------------------------------------------------------------
 
@@ -518,7 +580,7 @@ def _deltas_for(deltas: list[str], arguments: dict[str, Any]) -> list[str]:
 def stream_error(
     exc: BaseException, model: str, provider: str | None, registry: ModelRegistry, *, query: str | None = None
 ) -> tuple[str, str, dict[str, Any]]:
-    """PROTOCOL §5.7 step error fields for a failure of the model call."""
+    """docs/protocol.md §5.7 step error fields for a failure of the model call."""
     if isinstance(exc, StepFailed):
         event = exc.event
         where = {"model": event.model or model, "provider": event.provider or provider or ""}
@@ -565,6 +627,8 @@ def stream_error(
                 },
             )
         return "PROVIDER_ERROR", "The model provider failed", where | {"detail": exc.message}
+    if isinstance(exc, StoreUnavailable):
+        return exc.code, "The answer could not be stored, so it was stopped: " + exc.detail, {}
     if isinstance(exc, TimeoutError):
         return (
             "PROVIDER_ERROR",

@@ -4,29 +4,42 @@ duplicate attach) replay from Redis and then tail it.
 
 Redis stream entry ids *are* the protocol's message ids (`<step start epoch ms>-<seq>`), so resuming after
 an offset is an exclusive range read and ordering is Redis's own.
+
+Durable before visible: an event that could not be written is never shown. When the buffer cannot be
+written the step must fail (`StepEmitter.raise_if_failed`), and its terminal frame alone is then shown
+even if unbuffered, so the client always gets an end; a resume finds the outcome in the database.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
 
 from app.chat.wire import is_terminal, message_order, utc_timestamp
+from app.errors import StreamStoreUnavailable
 
 FIELD = b"f"
 RUNNING_TTL_S = 3600  # while a step runs, its buffer lives at least this long
-DONE_TTL_S = 15 * 60  # after its terminal event (PROTOCOL §8: at least 10 min)
+DONE_TTL_S = 15 * 60  # after its terminal event (docs/protocol.md §8: at least 10 min)
 MAX_EVENTS = 50_000  # bound on one step's buffer
 TAIL_BLOCK_MS = 2_000  # well below redis-py's 5 s socket timeout, or a silent step fails its remote followers
+# Frames written for a step by someone other than its runner (a worker settling it) sort after any of its own.
+SETTLED_START_MS = 10**13
+
+
+def unavailable(exc: Exception) -> StreamStoreUnavailable:
+    return StreamStoreUnavailable(f"the stream store is unavailable ({exc.__class__.__name__})")
 
 
 class StepBuffer:
-    """The Redis side: append, read after an offset, tail."""
+    """The Redis side: append, read after an offset, tail. Redis failures raise StreamStoreUnavailable."""
 
     def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
         self.redis = redis
@@ -35,40 +48,81 @@ class StepBuffer:
     def key(self, stream_id: str) -> str:
         return f"{self.prefix}step:{stream_id}"
 
-    async def append(self, stream_id: str, frames: list[dict[str, Any]]) -> None:
+    async def append(self, stream_id: str, frames: list[dict[str, Any]], *, check_key: str | None = None) -> bool:
+        """Write frames in one round trip; returns whether `check_key` exists (a cancel waiting for the step)."""
         key = self.key(stream_id)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for frame in frames:
-                pipe.xadd(
-                    key,
-                    {FIELD: json.dumps(frame, separators=(",", ":"))},
-                    id=frame["message_id"],
-                    maxlen=MAX_EVENTS,
-                    approximate=True,
-                )
-            pipe.expire(key, DONE_TTL_S if any(is_terminal(f) for f in frames) else RUNNING_TTL_S)
-            await pipe.execute()
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for frame in frames:
+                    pipe.xadd(
+                        key,
+                        {FIELD: json.dumps(frame, separators=(",", ":"))},
+                        id=frame["message_id"],
+                        maxlen=MAX_EVENTS,
+                        approximate=True,
+                    )
+                pipe.expire(key, DONE_TTL_S if any(is_terminal(f) for f in frames) else RUNNING_TTL_S)
+                if check_key is not None:
+                    pipe.exists(check_key)
+                replies = await pipe.execute()
+        except RedisError as exc:
+            raise unavailable(exc) from exc
+        return bool(replies[-1]) if check_key is not None else False
+
+    async def append_ending(self, stream_id: str, frames: list[dict[str, Any]]) -> bool:
+        """Write the ending of a step written by someone other than its runner, all or nothing; False if
+        another worker wrote it first (the ids are fixed, so the second write is refused)."""
+        key = self.key(stream_id)
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                for frame in frames:
+                    pipe.xadd(key, {FIELD: json.dumps(frame, separators=(",", ":"))}, id=frame["message_id"])
+                pipe.expire(key, DONE_TTL_S)
+                replies = await pipe.execute(raise_on_error=False)
+        except RedisError as exc:
+            raise unavailable(exc) from exc
+        refused = [r for r in replies if isinstance(r, ResponseError)]
+        return not refused
 
     async def exists(self, stream_id: str) -> bool:
-        return bool(await self.redis.exists(self.key(stream_id)))
+        try:
+            return bool(await self.redis.exists(self.key(stream_id)))
+        except RedisError as exc:
+            raise unavailable(exc) from exc
 
     async def has_id(self, stream_id: str, message_id: str) -> bool:
-        return bool(await self.redis.xrange(self.key(stream_id), min=message_id, max=message_id, count=1))
+        try:
+            return bool(await self.redis.xrange(self.key(stream_id), min=message_id, max=message_id, count=1))
+        except RedisError as exc:
+            raise unavailable(exc) from exc
 
     async def read_after(self, stream_id: str, after: str | None) -> list[dict[str, Any]]:
         start = f"({after}" if after else "-"
-        entries = await self.redis.xrange(self.key(stream_id), min=start, max="+")
+        try:
+            entries = await self.redis.xrange(self.key(stream_id), min=start, max="+")
+        except RedisError as exc:
+            raise unavailable(exc) from exc
         return [json.loads(fields[FIELD]) for _, fields in entries]
+
+    async def last(self, stream_id: str) -> dict[str, Any] | None:
+        try:
+            entries = await self.redis.xrevrange(self.key(stream_id), max="+", min="-", count=1)
+        except RedisError as exc:
+            raise unavailable(exc) from exc
+        return json.loads(entries[0][1][FIELD]) if entries else None
 
     async def tail(self, stream_id: str, after: str) -> AsyncIterator[dict[str, Any]]:
         """Frames after `after`, blocking for new ones, until a terminal frame or the buffer vanishes."""
         key = self.key(stream_id)
         cursor = after
         while True:
-            reply = await self.redis.xread({key: cursor}, block=TAIL_BLOCK_MS, count=500)
-            if not reply:
-                if not await self.redis.exists(key):
+            try:
+                reply = await self.redis.xread({key: cursor}, block=TAIL_BLOCK_MS, count=500)
+                if not reply and not await self.redis.exists(key):
                     return
+            except RedisError as exc:
+                raise unavailable(exc) from exc
+            if not reply:
                 continue
             for entry_id, fields in reply[0][1]:
                 cursor = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
@@ -120,18 +174,30 @@ class StepEmitter:
 
     `emit` never waits for Redis; a background flusher writes whatever accumulated in one pipeline and
     then publishes it, so events reach followers in order, only after they are durable, and a fast
-    producer costs one round trip per batch rather than per event.
+    producer costs one round trip per batch rather than per event. Each batch also checks `cancel_key`:
+    a cancel that reached no worker directly is seen at the step's next batch.
     """
 
-    def __init__(self, stream_id: str, buffer: StepBuffer, hub: LiveHub, start_ms: int | None = None) -> None:
+    def __init__(
+        self,
+        stream_id: str,
+        buffer: StepBuffer,
+        hub: LiveHub,
+        start_ms: int | None = None,
+        *,
+        cancel_key: str | None = None,
+        on_cancel_requested: Callable[[], None] | None = None,
+    ) -> None:
         self.stream_id = stream_id
         self.buffer = buffer
         self.hub = hub
         self.start_ms = start_ms or int(time.time() * 1000)
+        self.cancel_key = cancel_key
+        self.on_cancel_requested = on_cancel_requested
         self.sequence = 0
         self.pending: list[tuple[dict[str, Any], bool]] = []
         self.flusher: asyncio.Task[None] | None = None
-        self.failure: BaseException | None = None
+        self.failure: StreamStoreUnavailable | None = None
 
     def emit(
         self, kind: str, content: dict[str, Any] | None = None, *, live: bool = True, **data: Any
@@ -147,17 +213,36 @@ class StepEmitter:
             self.flusher = asyncio.create_task(self._flush())
         return frame
 
+    def raise_if_failed(self) -> None:
+        """The step cannot go on once its events cannot be buffered: it must fail (and say so)."""
+        if self.failure is not None:
+            raise self.failure
+
     async def _flush(self) -> None:
         while self.pending:
             batch, self.pending = self.pending, []
+            frames = [frame for frame, _ in batch]
+            if self.failure is not None:
+                # After a lost write only the ending is still worth writing, and it is shown regardless:
+                # followers must get an end, and the frames between were never shown to anyone.
+                frames = [frame for frame in frames if is_terminal(frame)]
+                if frames:
+                    with contextlib.suppress(StreamStoreUnavailable):
+                        await self.buffer.append(self.stream_id, frames)
+                    self.hub.publish(self.stream_id, [f for f, live in batch if live and is_terminal(f)])
+                continue
             try:
-                await self.buffer.append(self.stream_id, [frame for frame, _ in batch])
-            except Exception as exc:  # noqa: BLE001 - surfaced by drain(); followers still get the events
+                cancel = await self.buffer.append(self.stream_id, frames, check_key=self.cancel_key)
+            except StreamStoreUnavailable as exc:
                 self.failure = exc
+                self.hub.publish(self.stream_id, [f for f, live in batch if live and is_terminal(f)])
+                continue
             self.hub.publish(self.stream_id, [frame for frame, live in batch if live])
+            if cancel and self.on_cancel_requested is not None:
+                self.on_cancel_requested()
 
     async def drain(self) -> None:
-        """Wait until everything emitted so far is written and published."""
+        """Wait until everything emitted so far is written and published (or given up on)."""
         while self.flusher is not None and not self.flusher.done():
             await asyncio.shield(self.flusher)
         if self.pending:
@@ -172,7 +257,7 @@ def newer(frame: dict[str, Any], than: str | None) -> bool:
 async def relay(stream_id: str, after: str | None, send: Any, *, buffer: StepBuffer, hub: LiveHub, local: bool) -> None:
     """Send a step's frames after `after` to one connection, gap-free and once each, until its terminal
     frame. Frames already buffered when the relay starts are replayed as they are (a resume after a
-    cancel ends with CANCELLED); a cancellation that happens while following is silent (PROTOCOL §9)."""
+    cancel ends with CANCELLED); a cancellation that happens while following is silent (docs/protocol.md §9)."""
     queue = hub.follow(stream_id) if local else None
     last = after
     try:

@@ -41,17 +41,27 @@ def result_part(tool: ToolUse, budget_tokens: int) -> ToolResultPart:
 async def append_tool_results(
     step_id: int, *, team_id: int, session_id: int, user_query_id: int, budget_tokens: int
 ) -> None:
-    """Once per step: the results of all its tool uses, in the order the model called them."""
-    if await repo.has_tool_results_for(step_id):
-        return
-    tools = await repo.tool_uses_of_step(step_id)
-    if tools:
-        message = Message.tool_results(*(result_part(t, budget_tokens) for t in tools))
-        await append(message, team_id=team_id, session_id=session_id, user_query_id=user_query_id, step_id=step_id)
+    """Results for every model call of the step whose tool calls have none in the transcript yet: one
+    message per call, in the order the model called the tools. Idempotent, also across workers."""
+    answered = await repo.answered_calls(step_id)
+    calls: dict[int, list[ToolUse]] = {}
+    for tool in await repo.tool_uses_of_step(step_id):
+        if tool.call_index not in answered:
+            calls.setdefault(tool.call_index, []).append(tool)
+    for call_index in sorted(calls):
+        message = Message.tool_results(*(result_part(t, budget_tokens) for t in calls[call_index]))
+        await repo.append_tool_results(
+            team_id=team_id,
+            session_id=session_id,
+            user_query_id=user_query_id,
+            step_id=step_id,
+            call_index=call_index,
+            message=message.model_dump(mode="json"),
+        )
 
 
 async def append_aborted_results(aborted: list[ToolUse], *, team_id: int, session_id: int, user_query_id: int) -> None:
-    """Synthetic "aborted" results for tool uses a new query left unanswered (PROTOCOL §6.2)."""
+    """Synthetic "aborted" results for tool uses a new query left unanswered (docs/protocol.md §6.2)."""
     steps = sorted({t.step_id for t in aborted})
     for step_id in steps:
         await append_tool_results(

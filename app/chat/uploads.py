@@ -1,4 +1,4 @@
-"""Chat attachments (PROTOCOL §4.3): presigned single-use uploads bound to owner, size, type and expiry;
+"""Chat attachments (docs/protocol.md §4.3): presigned single-use uploads bound to owner, size, type and expiry;
 signed expiring downloads; images for multimodal models; large chat payloads consumed once (R4).
 
 Uploads go to `POST /uploads` on this server with signed form fields (the shape of an S3 POST policy), so
@@ -10,15 +10,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from app.db.models import Attachment
-from app.db.ownership import Owner, get_owned
+from app.db.ownership import Owner, get_owned, parse_id
 from app.db.repositories import uploads as repo
+from app.db.wire_types import decode_json
 from app.errors import AttachmentNotFound, InvalidRequest, NotVerified
 from app.llm.types import ImagePart
 from app.runtime.settings import Settings
@@ -27,6 +27,11 @@ UPLOAD_PATH = "/uploads"
 UPLOAD_TTL_S = 10 * 60  # ≤ 10 min (§4.3)
 DOWNLOAD_TTL_S = 30 * 60  # ≥ 10 min
 PAYLOAD_TYPE = "application/json"
+
+
+def signature_matches(expected: str, given: str) -> bool:
+    """Constant-time comparison; compare_digest raises TypeError for str with non-ASCII characters."""
+    return given.isascii() and hmac.compare_digest(expected, given)
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,7 @@ class Uploads:
         except (KeyError, ValueError):
             raise NotVerified("the upload form is incomplete") from None
         expected = self._sign("put", attachment_id, owner, max_size, file_type, expires)
-        if not hmac.compare_digest(expected, signature) or expires < time.time():
+        if not signature_matches(expected, signature) or expires < time.time():
             raise NotVerified("the upload signature is invalid or expired")
         if len(content) > max_size:
             raise InvalidRequest(f"the file is larger than the {max_size} bytes announced")
@@ -117,11 +122,12 @@ class Uploads:
 
     async def download(self, attachment_id: int, expires: int, signature: str) -> tuple[Attachment, bytes]:
         await self.ensure_key()
-        attachment = await repo.get(attachment_id)
+        row_id = parse_id(attachment_id)  # a path segment of any length: beyond BIGINT it would fail in asyncpg
+        attachment = await repo.get(row_id) if row_id is not None else None
         if attachment is None or attachment.status in ("DELETED", "CONSUMED"):
             raise AttachmentNotFound("no such file")
         expected = self._sign("get", attachment.id, attachment.user_id, expires)
-        if not hmac.compare_digest(expected, signature) or expires < time.time():
+        if not signature_matches(expected, signature) or expires < time.time():
             raise AttachmentNotFound("no such file")
         content = await repo.read_blob(attachment.id)
         if content is None:
@@ -153,10 +159,7 @@ class Uploads:
         content = await repo.consume(attachment.id)
         if content is None:
             raise AttachmentNotFound("Attachment not found")
-        try:
-            return json.loads(content)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise InvalidRequest("the payload attachment is not JSON") from None
+        return decode_json(content, what="the payload attachment")
 
     async def images(self, owner: Owner, raw_ids: list[int]) -> list[ImagePart]:
         """Owned, uploaded images for a multimodal model; any other id is ATTACHMENT_NOT_FOUND."""

@@ -1,4 +1,4 @@
-"""The chat wire protocol (PROTOCOL §5): request shapes, classification, fingerprints and frames."""
+"""The chat wire protocol (docs/protocol.md §5): request shapes, classification, fingerprints and frames."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from app.db.ownership import parse_id
+from app.db.wire_types import WireId, WireStr
 from app.errors import InvalidRequest
 from app.tools.client_tools import ClientTool, ToolFlags
 
@@ -19,16 +20,16 @@ RequestKind = Literal["R1", "R2", "R3", "R4"]
 
 
 class Loose(BaseModel):
-    """Unknown request fields are ignored (PROTOCOL §0)."""
+    """Unknown request fields are ignored (docs/protocol.md §0)."""
 
     model_config = ConfigDict(extra="ignore")
 
 
 class ToolResponse(Loose):
-    tool_name: str = Field(min_length=1, max_length=128)
+    tool_name: WireStr = Field(min_length=1, max_length=128)
     tool_use_id: str = Field(pattern=TOOL_USE_ID)
     response: Any = None
-    status: str | None = None
+    status: WireStr | None = None
 
     @property
     def normalized_status(self) -> Literal["COMPLETED", "FAILED", "ABORTED"]:
@@ -39,41 +40,47 @@ class ToolResponse(Loose):
 
 
 class AttachmentRef(Loose):
-    attachment_id: int
+    attachment_id: WireId
 
 
 class ChatRequest(Loose):
-    """The fields of R1 (new query) and R2 (tool responses), PROTOCOL §5.3."""
+    """The fields of R1 (new query) and R2 (tool responses), docs/protocol.md §5.3."""
 
-    query: str | None = None
+    query: WireStr | None = None
     batch_tool_responses: list[ToolResponse] | None = None
-    session_id: Any = None
+    session_id: Any = None  # anything that is not an id counts as absent (§0)
     sessionId: Any = None  # noqa: N815 - the client's own spelling
-    session_type: str | None = Field(default=None, max_length=64)
-    llm_model: str | None = None
+    session_type: WireStr | None = Field(default=None, max_length=64)
+    llm_model: WireStr | None = None
     reasoning: Literal["NONE", "MINIMAL", "LOW", "MEDIUM", "HIGH"] | None = None
     write_mode: bool = False
     search_web: bool = False
     is_inline: bool = False
     repositories: list[dict[str, Any]] = Field(default_factory=list)
-    repoPath: str | None = None  # noqa: N815
+    repoPath: WireStr | None = None  # noqa: N815
     focus_items: list[dict[str, Any]] = Field(default_factory=list)
     attachments: list[AttachmentRef] = Field(default_factory=list)
     active_file_reference: dict[str, Any] | None = None
-    deputy_dev_rules: str | None = None
-    os_name: str | None = None
-    shell: str | None = None
-    vscode_env: str | None = None
+    deputy_dev_rules: WireStr | None = None
+    os_name: WireStr | None = None
+    shell: WireStr | None = None
+    vscode_env: WireStr | None = None
     client_tools: list[ClientTool] = Field(default_factory=list)
     is_embeddings_ready: bool = False
     is_indexing_ready: bool = False
     is_lsp_ready: bool = False
-    retry_reason: str | None = None
+    retry_reason: Literal["TOOL_USE_FAILED", "THROTTLED", "TOKEN_LIMIT_EXCEEDED"] | None = None
 
     @field_validator("reasoning", mode="before")
     @classmethod
     def _unknown_reasoning_is_absent(cls, value: Any) -> Any:
         return value if value in ("NONE", "MINIMAL", "LOW", "MEDIUM", "HIGH") else None
+
+    @field_validator("retry_reason", mode="before")
+    @classmethod
+    def _unknown_retry_reason_is_absent(cls, value: Any) -> Any:
+        # metadata only, stored in a VARCHAR(32): an unknown reason is no reason rather than a refused retry
+        return value if value in ("TOOL_USE_FAILED", "THROTTLED", "TOKEN_LIMIT_EXCEEDED") else None
 
     @property
     def requested_session_id(self) -> int | None:
@@ -100,16 +107,17 @@ class ChatRequest(Loose):
 
 class ResumeRequest(Loose):
     resume_query_id: str = Field(pattern=r"^[0-9a-f]{32}$")
-    resume_offset_id: str | None = Field(default=None, pattern=r"^\d{1,16}-\d{1,10}$")
+    # [0-9], not \d: \d also matches digits of other scripts
+    resume_offset_id: str | None = Field(default=None, pattern=r"^[0-9]{1,16}-[0-9]{1,10}$")
 
 
 class PayloadAttachment(Loose):
     type: Literal["PAYLOAD_ATTACHMENT"]
-    attachment_id: int
+    attachment_id: WireId
 
 
 def classify(raw: Any, *, allow_attachment: bool = True) -> tuple[RequestKind, BaseModel]:
-    """PROTOCOL §5.2, checked in order: R4, R3, R2, R1, else INVALID_REQUEST."""
+    """docs/protocol.md §5.2, checked in order: R4, R3, R2, R1, else INVALID_REQUEST."""
     if not isinstance(raw, dict):
         raise InvalidRequest("each frame must be one JSON object")
     try:

@@ -1,4 +1,4 @@
-"""Ownership checks for every id a client sends (PROTOCOL §0, §11 #1-3).
+"""Ownership checks for every id a client sends (docs/protocol.md §0, §11 #1-3).
 
 "Not owned" and "does not exist" are indistinguishable: both raise the same typed NotFound.
 """
@@ -9,28 +9,16 @@ from typing import Any, Protocol, TypeVar
 
 from tortoise.models import Model
 
+from app.db.wire_types import MAX_WIRE_ID, parse_id
 from app.errors import NotFound
 
-MAX_WIRE_ID = 2**53  # ids travel through JavaScript clients
+__all__ = ["MAX_WIRE_ID", "Owner", "get_owned", "owner_filter", "parse_id"]  # parse_id lives with the wire types
 M = TypeVar("M", bound=Model)
 
 
 class Owner(Protocol):
     user_id: int
     team_id: int
-
-
-def parse_id(raw: Any) -> int | None:
-    """A positive integer id below 2^53 from a wire value, or None (PROTOCOL §0: invalid = absent)."""
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, int):
-        value = raw
-    elif isinstance(raw, str) and raw.strip().isdigit():
-        value = int(raw.strip())
-    else:
-        return None
-    return value if 0 < value < MAX_WIRE_ID else None
 
 
 def owner_filter(model: type[Model], owner: Owner) -> dict[str, int]:

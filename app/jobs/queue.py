@@ -1,7 +1,9 @@
 """A job queue on a Redis stream with one consumer group: every worker consumes; a job a crashed worker
 left unacknowledged is reclaimed by another after `reclaim_after_s`; a running job keeps its claim fresh.
 
-Handlers record their own outcome (e.g. a repository's status); the queue only guarantees delivery.
+Handlers record their own outcome (e.g. a repository's status); the queue only guarantees delivery, and
+gives a job up after `max_deliveries`: a job that kills its worker every time would otherwise be reclaimed
+(and kill the next worker) forever.
 """
 
 from __future__ import annotations
@@ -21,23 +23,37 @@ from app.runtime.tasks import stop_task
 
 log = logging.getLogger("adjutant.jobs")
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
+# Told the payload and how many times the job was delivered; records the job's failure where its owner looks.
+GiveUpHandler = Callable[[dict[str, Any], int], Awaitable[None]]
 GROUP = "workers"
 
 
 class JobQueue:
+    """Background jobs on one Redis stream: at-least-once delivery, reclaimed from dead workers, capped."""
+
     def __init__(
-        self, redis: aioredis.Redis, prefix: str, *, reclaim_after_s: float = 120.0, block_ms: int = 2000
+        self,
+        redis: aioredis.Redis,
+        prefix: str,
+        *,
+        reclaim_after_s: float = 120.0,
+        block_ms: int = 2000,
+        max_deliveries: int = 3,
     ) -> None:
         self.redis = redis
         self.stream = f"{prefix}jobs"
         self.consumer = f"worker-{uuid.uuid4().hex[:12]}"
         self.handlers: dict[str, Handler] = {}
+        self.give_up_handlers: dict[str, GiveUpHandler] = {}
+        self.max_deliveries = max_deliveries
         self.reclaim_after_ms = int(reclaim_after_s * 1000)
         self.block_ms = block_ms
         self._task: asyncio.Task[None] | None = None
 
-    def register(self, kind: str, handler: Handler) -> None:
+    def register(self, kind: str, handler: Handler, *, on_give_up: GiveUpHandler | None = None) -> None:
         self.handlers[kind] = handler
+        if on_give_up is not None:
+            self.give_up_handlers[kind] = on_give_up
 
     async def enqueue(self, kind: str, payload: dict[str, Any]) -> str:
         if kind not in self.handlers:
@@ -70,7 +86,32 @@ class JobQueue:
 
     async def _reclaimed(self) -> list[tuple[Any, dict[Any, Any]]]:
         reply = await self.redis.xautoclaim(self.stream, GROUP, self.consumer, self.reclaim_after_ms, "0-0", count=1)
-        return [(entry_id, fields) for entry_id, fields in reply[1] if fields]
+        runnable = []
+        for entry_id, fields in reply[1]:
+            if not fields:  # trimmed from the stream while pending: nothing left to run
+                await self.redis.xack(self.stream, GROUP, entry_id)
+                continue
+            deliveries = await self._deliveries(entry_id)
+            if deliveries > self.max_deliveries:
+                await self._give_up(entry_id, fields, deliveries)
+                continue
+            runnable.append((entry_id, fields))
+        return runnable
+
+    async def _deliveries(self, entry_id: Any) -> int:
+        """How often the entry was handed to a worker, this reclaim included (XAUTOCLAIM counts it)."""
+        pending = await self.redis.xpending_range(self.stream, GROUP, entry_id, entry_id, 1)
+        return int(pending[0]["times_delivered"]) if pending else 0
+
+    async def _give_up(self, entry_id: Any, fields: dict[Any, Any], deliveries: int) -> None:
+        kind = _text(fields.get(b"kind") or fields.get("kind"))
+        payload = json.loads(_text(fields.get(b"payload") or fields.get("payload") or "{}"))
+        log.error("job %s (%s) was delivered %d times without finishing; giving it up", entry_id, kind, deliveries)
+        on_give_up = self.give_up_handlers.get(kind)
+        if on_give_up is not None:
+            # If recording the failure fails, the entry stays pending and the next reclaim tries again.
+            await on_give_up(payload, deliveries)
+        await self.redis.xack(self.stream, GROUP, entry_id)
 
     async def _new(self) -> list[tuple[Any, dict[Any, Any]]]:
         reply = await self.redis.xreadgroup(GROUP, self.consumer, {self.stream: ">"}, count=1, block=self.block_ms)

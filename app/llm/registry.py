@@ -152,7 +152,7 @@ class ModelRegistry:
     def resolve(self, name: str | None) -> tuple[RegisteredModel, bool]:
         """The requested model, or the default when the name is absent, unknown or unusable.
 
-        Returns (model, substituted) so callers can tell the user (PROTOCOL §5.3: never an error).
+        Returns (model, substituted) so callers can tell the user (docs/protocol.md §5.3: never an error).
         """
         model = self.models.get(name or "")
         if model is not None and model.available:

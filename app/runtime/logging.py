@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from app.runtime.redaction import redact_url
 from app.runtime.settings import LoggingSettings
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -29,7 +30,6 @@ SECRET_PATTERNS = [
         ),
         r"\1***",
     ),
-    (re.compile(r"(//[^:/@\s]*):[^@/\s]+@"), r"\1:***@"),
 ]
 STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
@@ -44,7 +44,7 @@ class Redactor:
             text = text.replace(value, "***")
         for pattern, replacement in SECRET_PATTERNS:
             text = pattern.sub(replacement, text)
-        return text
+        return redact_url(text)
 
 
 class StructuredFormatter(logging.Formatter):

@@ -25,6 +25,8 @@ HTTP_LATENCY = Histogram(
 HTTP_IN_PROGRESS = Gauge(
     "adjutant_http_requests_in_progress", "HTTP requests being handled.", multiprocess_mode="livesum"
 )
+# A socket never passes the response middleware that ends an HTTP request, so it is counted apart.
+WEBSOCKETS_OPEN = Gauge("adjutant_websockets_open", "Chat sockets open.", multiprocess_mode="livesum")
 AUTH_FAILURES = Counter("adjutant_auth_failures_total", "Rejected bearer tokens, by reason.", ["reason"])
 TOKENS_ROTATED = Counter("adjutant_tokens_rotated_total", "Responses that carried a replacement token.")
 

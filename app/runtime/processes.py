@@ -242,9 +242,11 @@ def os_error_text(exc: BaseException) -> str:
     return str(exc)
 
 
-def run_quiet(argv: list[str], *, user: ServiceUser | None, timeout: float, what: str) -> str:
-    """Run a helper binary, returning stdout; a failure raises with the tail of its stderr."""
-    kwargs: dict[str, object] = {}
+def run_quiet(argv: list[str], *, user: ServiceUser | None, timeout: float, what: str, umask: int = -1) -> str:
+    """Run a helper binary, returning stdout; a failure raises with the tail of its stderr.
+
+    `umask` (default: inherited) is also the umask of whatever daemon the binary forks."""
+    kwargs: dict[str, object] = {"umask": umask}
     if user is not None:
         kwargs.update(user=user.uid, group=user.gid, extra_groups=[])
     # Output goes to files, not pipes: pg_ctl's forked server would otherwise keep a pipe open and hang us.

@@ -7,6 +7,7 @@ config responses or the template's values.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -133,7 +134,7 @@ class AuthSettings(Section):
     refresh_window_days: int = Field(ge=0, description="An expired token is still refreshable for this long.")
     grace_period_days: int = Field(ge=0, description="Longer refresh window when the client asks for the grace period.")
     rotation_overlap_minutes: int = Field(
-        ge=5, description="How long a rotated token keeps working (≥ 5, PROTOCOL §2.4)."
+        ge=5, description="How long a rotated token keeps working (≥ 5, docs/protocol.md §2.4)."
     )
     login_binding_ttl_minutes: int = Field(ge=1, le=60, description="How long a browser login binding may be polled.")
     last_used_resolution_s: int = Field(ge=1, description="Record a token's last use at most this often.")
@@ -293,7 +294,9 @@ class LLMSettings(Section):
 
 
 class ChatSettings(Section):
-    step_cap: int = Field(ge=1, le=500, description="Model calls per user query before it is ended (PROTOCOL §6.5).")
+    step_cap: int = Field(
+        ge=1, le=500, description="Model calls per user query before it is ended (docs/protocol.md §6.5)."
+    )
     max_tool_uses_per_step: int = Field(ge=1, le=128, description="Tool calls kept per step; extra ones are dropped.")
     step_timeout_s: float = Field(gt=0, description="Wall-clock limit of one step.")
     malformed_retries: int = Field(ge=0, le=10, description="Internal retries after a malformed tool call.")
@@ -314,6 +317,26 @@ class ChatSettings(Section):
         description="Model for session summaries and agent selection; empty = the default model."
     )
     selector_timeout_s: float = Field(gt=0, description="Longest wait for the LLM agent selector before the default.")
+    heartbeat_s: float = Field(
+        gt=0,
+        le=60,
+        description="How often a worker marks its running steps alive and checks for cancels made elsewhere.",
+    )
+    heartbeat_ttl_s: float = Field(
+        gt=0,
+        le=600,
+        description="A step not marked alive this long lost its worker: it is failed (text kept), its session freed.",
+    )
+    reconcile_interval_s: float = Field(
+        gt=0,
+        description="How often each worker settles steps left running by a lost worker or an unreachable database.",
+    )
+
+    @model_validator(mode="after")
+    def _heartbeat_fits(self) -> ChatSettings:
+        if self.heartbeat_ttl_s < 2 * self.heartbeat_s:
+            raise ValueError("heartbeat_ttl_s must be at least twice heartbeat_s, or one late beat kills a live step")
+        return self
 
 
 class SearchSettings(Section):
@@ -336,6 +359,14 @@ class SearchSettings(Section):
         description="Server directories the REST API may index (a local path must be inside one); "
         "empty = local paths only from the CLI."
     )
+    git_allowed_hosts: tuple[str, ...] = Field(
+        description="Git hosts the REST API may clone from although they are not public addresses (a self-hosted "
+        "server): exact host names and/or address ranges (10.0.0.0/8, 127.0.0.1). Only these may use http://."
+    )
+    git_clone_timeout_s: float = Field(gt=0, le=7200, description="Longest clone or fetch of a git URL.")
+    git_max_clone_bytes: int = Field(ge=1024, description="Disk a clone may use (history included); stopped above.")
+    max_repository_files: int = Field(ge=1, description="Indexable files per repository; an index above it fails.")
+    max_repository_bytes: int = Field(ge=1024, description="Bytes of indexable files per repository; above it fails.")
     embedding_route_max_texts: int = Field(ge=1, description="create-embedding: texts per request (413 above).")
     embedding_route_max_bytes: int = Field(ge=1024, description="create-embedding: request size (413 above).")
     embedding_route_per_minute: int = Field(ge=1, description="create-embedding: requests per principal per minute.")
@@ -345,6 +376,18 @@ class SearchSettings(Section):
         "one more LLM call per search. A search may still ask for it with rerank=true."
     )
     rerank_candidates: int = Field(ge=2, le=100, description="Top fused hits the rerank step reorders.")
+
+    @field_validator("git_allowed_hosts")
+    @classmethod
+    def _git_allowed_hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip().strip("[]"), strict=False)
+            except ValueError:
+                label = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+                if not re.fullmatch(rf"(?i){label}(\.{label})*\.?", entry.strip()):
+                    raise ValueError(f"{entry!r} is neither a host name nor an address range") from None
+        return value
 
     @model_validator(mode="after")
     def _local_dimension(self) -> SearchSettings:
@@ -411,7 +454,7 @@ class ExtensionFeatureSettings(Section):
         return value
 
 
-# --- values served by the PROTOCOL §3 configuration routes --------------------------------------------------
+# --- values served by the docs/protocol.md §3 configuration routes --------------------------------------------------
 
 
 class BinaryTarget(Section):
@@ -479,7 +522,7 @@ JsonObject = Annotated[dict[str, Any], Field()]
 
 
 class LocalBinaryConfig(Section):
-    """Settings the local binary replaces its whole configuration with (PROTOCOL §3.3)."""
+    """Settings the local binary replaces its whole configuration with (docs/protocol.md §3.3)."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 

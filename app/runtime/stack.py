@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,7 @@ from app.errors import ConfigError, EmbeddedServiceError
 from app.runtime.embedded_postgres import EmbeddedPostgres
 from app.runtime.embedded_redis import EmbeddedRedis
 from app.runtime.processes import os_error_text
+from app.runtime.redaction import redact_url
 from app.runtime.settings import Settings
 
 
@@ -30,13 +30,6 @@ class Stack:
             "redis": redact_url(self.redis_url) + (" (embedded)" if "redis" in self.embedded else ""),
             "data_dir": str(self.data_dir),
         }
-
-
-def redact_url(url: str) -> str:
-    """Passwords in URLs (and anywhere in a text quoting one), and bare tokens used as the user name
-    (https://<token>@host/...); short user names such as git@ stay readable."""
-    url = re.sub(r"//([^:/@\s]*):[^@/\s]*@", r"//\1:***@", url)
-    return re.sub(r"//[^:/@\s]{16,}@", "//***@", url)
 
 
 @contextlib.contextmanager

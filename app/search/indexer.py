@@ -14,9 +14,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from app.db.repositories import code as store
+from app.errors import AdjutantError, IndexingFailed
+from app.runtime.redaction import redact_url
 from app.search.chunker import Chunk, chunk_file
 from app.search.embeddings import Embedder
-from app.search.files import LoadedFile, discover, load
+from app.search.files import LoadedFile, SourceFile, discover, load
 
 EMBED_BATCH_CHUNKS = 64  # chunks embedded per round trip to the model (files are written after each round)
 
@@ -72,8 +74,12 @@ async def index_repository(
     source_kind: str,
     embedder: Embedder,
     max_chunk_chars: int,
+    max_files: int,
+    max_bytes: int,
     on_progress: ProgressCallback | None = None,
 ) -> IndexReport:
+    """Bring the index of `root` up to date; past `max_files` or `max_bytes` of indexable files it fails
+    before changing anything."""
     root = root.resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"{root} is not a directory")
@@ -87,7 +93,7 @@ async def index_repository(
         ):
             # One model and dimension per index: a different model means re-embedding everything.
             await store.delete_files(repo.id, list(await store.file_hashes(repo.id)))
-        files = await asyncio.to_thread(lambda: list(discover(root)))
+        files = await asyncio.to_thread(_bounded_files, root, max_files, max_bytes)
         stored = await store.file_hashes(repo.id)
         progress.files_total = len(files)
         deleted = sorted(set(stored) - {f.path for f in files})
@@ -122,9 +128,8 @@ async def index_repository(
         notify(progress)
         await store.set_status(repo.id, "READY", progress=progress.as_dict())
     except BaseException as exc:
-        await store.set_status(
-            repo.id, "FAILED", error=f"{exc.__class__.__name__}: {exc}"[:2000], progress=progress.as_dict()
-        )
+        reason = exc.detail if isinstance(exc, AdjutantError) else f"{exc.__class__.__name__}: {exc}"
+        await store.set_status(repo.id, "FAILED", error=redact_url(reason)[:2000], progress=progress.as_dict())
         raise
     return IndexReport(
         repo.id,
@@ -136,6 +141,24 @@ async def index_repository(
         progress.reused,
         round(time.monotonic() - progress.started, 2),
     )
+
+
+def _bounded_files(root: Path, max_files: int, max_bytes: int) -> list[SourceFile]:
+    files: list[SourceFile] = []
+    total = 0
+    for source_file in discover(root):
+        files.append(source_file)
+        total += source_file.size
+        if len(files) > max_files:
+            raise IndexingFailed(
+                f"the repository has more than {max_files} indexable files (search.max_repository_files)"
+            )
+        if total > max_bytes:
+            raise IndexingFailed(
+                f"the repository has more than {max_bytes // 2**20} MiB of indexable files "
+                "(search.max_repository_bytes)"
+            )
+    return files
 
 
 async def _store(

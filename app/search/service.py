@@ -5,21 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 from app.db.models import Repository
 from app.db.repositories import code as store
-from app.errors import InvalidRequest, NotFound
+from app.errors import IndexingFailed, InvalidRequest, NotFound
+from app.integrations.addresses import AllowList, Resolver, system_resolver
 from app.runtime.settings import Settings
 from app.search.embeddings import Embedder, OpenAIEmbedder, local_embedder
+from app.search.git_clone import clone_or_pull
+from app.search.git_remote import GitRemote, check_remote, parse_git_url
 from app.search.indexer import IndexReport, ProgressCallback, index_repository
 from app.search.rerank import Candidate, LLMReranker, reorder
 from app.search.retrieval import CodeSearch, Mode, SearchHit
 
-NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
-GIT_URL = re.compile(r"^(https?://|ssh://|git@)[^\s]+$")
+# A name is also a directory of the clone area: no ".", "..", hidden names, separators or control characters.
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+NAME_RULE = "repository names start with a letter or digit, then letters, digits, '.', '_' and '-' (at most 200)"
+
+
+def valid_repository_name(name: str) -> bool:
+    return NAME.fullmatch(name) is not None
 
 
 def make_embedder(settings: Settings) -> Embedder:
@@ -38,6 +44,8 @@ class SearchService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._embedder: Embedder | None = None
+        self.git_allow = AllowList.parse(settings.search.git_allowed_hosts)
+        self.resolver: Resolver = system_resolver
         # Wired by the app once a model router exists; without one, a rerank request keeps the fused order.
         self.reranker = LLMReranker(_no_model)
         self.search_engine = CodeSearch(
@@ -57,11 +65,22 @@ class SearchService:
         configured = self.settings.search.repos_dir
         return Path(configured).expanduser() if configured else self.settings.server.resolved_data_dir() / "repos"
 
+    async def check_git_url(self, url: str) -> GitRemote:
+        """The remote a git URL names, if this server may clone it; InvalidRequest says why not."""
+        try:
+            return await check_remote(parse_git_url(url), self.git_allow, self.resolver)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from None
+
+    def _caps(self) -> dict[str, int]:
+        search = self.settings.search
+        return {"max_files": search.max_repository_files, "max_bytes": search.max_repository_bytes}
+
     async def index_path(
         self, root: Path, *, team_id: int, name: str, on_progress: ProgressCallback | None = None
     ) -> IndexReport:
-        if not NAME.match(name):
-            raise InvalidRequest("repository names use letters, digits, '.', '_' and '-' (at most 200)")
+        if not valid_repository_name(name):
+            raise InvalidRequest(NAME_RULE)
         embedder = await asyncio.to_thread(self.embedder)
         return await index_repository(
             root,
@@ -72,15 +91,27 @@ class SearchService:
             embedder=embedder,
             max_chunk_chars=self.settings.search.max_chunk_chars,
             on_progress=on_progress,
+            **self._caps(),
         )
 
     async def index_git(
         self, url: str, *, team_id: int, name: str, on_progress: ProgressCallback | None = None
     ) -> IndexReport:
-        if not GIT_URL.match(url):
-            raise InvalidRequest("git URLs must be http(s)://, ssh:// or git@")
-        checkout = self.repos_dir() / str(team_id) / name
-        await asyncio.to_thread(clone_or_pull, url, checkout)
+        """Clone or refresh the URL, then index the checkout. The URL is judged again here, not only when it
+        was posted: what its host resolves to may have changed since, and the clone uses this answer."""
+        if not valid_repository_name(name):
+            raise InvalidRequest(NAME_RULE)
+        try:
+            remote = await check_remote(parse_git_url(url), self.git_allow, self.resolver)
+        except ValueError as exc:
+            raise IndexingFailed(str(exc)) from None
+        repos = self.repos_dir()
+        repos.mkdir(parents=True, exist_ok=True, mode=0o700)
+        checkout = repos / str(team_id) / name
+        search = self.settings.search
+        await asyncio.to_thread(
+            clone_or_pull, remote, checkout, max_bytes=search.git_max_clone_bytes, timeout_s=search.git_clone_timeout_s
+        )
         embedder = await asyncio.to_thread(self.embedder)
         return await index_repository(
             checkout,
@@ -89,8 +120,9 @@ class SearchService:
             source=url,
             source_kind="git",
             embedder=embedder,
-            max_chunk_chars=self.settings.search.max_chunk_chars,
+            max_chunk_chars=search.max_chunk_chars,
             on_progress=on_progress,
+            **self._caps(),
         )
 
     async def repositories(self, team_id: int, names: list[str] | None = None) -> list[Repository]:
@@ -145,35 +177,3 @@ class SearchService:
 
 async def _no_model(prompt: str) -> str:
     raise RuntimeError("no model router is configured for reranking")
-
-
-def clone_or_pull(url: str, checkout: Path) -> None:
-    """A shallow clone, or the latest commit of the remote's default branch in an existing one (a mirror we
-    own: history rewrites upstream are simply followed). Errors carry git's own message."""
-    git = shutil.which("git")
-    if git is None:
-        raise RuntimeError("git is not installed on the server")
-    checkout.parent.mkdir(parents=True, exist_ok=True)
-    if (checkout / ".git").is_dir():
-        commands = [
-            [git, "-C", str(checkout), "fetch", "--depth", "1", "--", url, "HEAD"],
-            [git, "-C", str(checkout), "reset", "--hard", "--quiet", "FETCH_HEAD"],
-        ]
-    else:
-        commands = [[git, "clone", "--depth", "1", "--quiet", "--", url, str(checkout)]]
-    for command in commands:
-        # A fixed argv (the URL is validated and passed after "--"), no shell.
-        result = subprocess.run(  # noqa: S603
-            command,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            # No prompts (a job has no terminal) and no transports beyond the ones the URL check allows.
-            env={
-                "GIT_TERMINAL_PROMPT": "0",
-                "GIT_ALLOW_PROTOCOL": "http:https:ssh",
-                "PATH": "/usr/bin:/bin:/usr/local/bin",
-            },
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"git failed: {result.stderr.strip()[-500:]}")

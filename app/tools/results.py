@@ -1,4 +1,4 @@
-"""Turning what clients send back from tools into compact, bounded, model-visible text (PROTOCOL §7.3).
+"""Turning what clients send back from tools into compact, bounded, model-visible text (docs/protocol.md §7.3).
 
 Known shapes are formatted (chunks as `path:start-end` with numbered lines); failures become error text
 carrying `error_message`; every result is capped at a token budget with an explicit truncation marker.

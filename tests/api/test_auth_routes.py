@@ -1,4 +1,4 @@
-"""PROTOCOL §2: verify route states, new_session_data rotation on success and error, browser login polling."""
+"""docs/protocol.md §2: verify route states, new_session_data rotation on success and error, browser login polling."""
 
 from __future__ import annotations
 
@@ -124,8 +124,32 @@ async def test_browser_login_binds_a_fresh_token_to_the_polling_uuid(service, is
     assert again["encrypted_session_data"] == extension_token
     reuse = await service.http.post("/external-auth", data={"unique_session_id": session_uuid, "token": admin_token})
     assert reuse.status_code == 409
-    ttl = await service.app.ctx.redis.pttl(f"adj:login:{session_uuid}")
+    ttl = await service.app.ctx.redis.pttl(service.app.ctx.login_bindings.key(session_uuid))
     assert 0 < ttl <= 60_000, "after the first read the binding lives at most 60 s more"
+
+
+async def test_a_login_binding_keeps_neither_the_token_nor_the_uuid_at_rest(service, issue_token, servers):
+    admin_token = await issue_token(email="ada@example.com")
+    session_uuid = str(uuid.uuid4())
+    signed_in = await service.http.post(
+        "/external-auth", data={"unique_session_id": session_uuid, "token": admin_token}
+    )
+    assert signed_in.status_code == 200
+    redis = service.app.ctx.redis
+    keys = [key async for key in redis.scan_iter(match="adj:login:*")]
+    stored = [await redis.get(key) for key in keys]
+    poll = {"X-Unique-Session-Id": session_uuid}
+    token = (await service.request("GET", "/end_user/v1/auth/get-session", headers=poll)).json()["data"][
+        "encrypted_session_data"
+    ]
+    assert TOKEN_PATTERN.match(token)
+    assert (await service.request("POST", VERIFY, token=token)).json()["data"]["status"] == "VERIFIED"
+    assert len(keys) == 1 and session_uuid.encode() not in keys[0]
+    assert token.encode() not in stored[0] and session_uuid.encode() not in stored[0]
+    # Redis's own files: the append-only file records every write ever made.
+    aof = (servers.redis.root / "appendonly.aof").read_bytes()
+    assert keys[0] in aof, "the binding itself was written there"
+    assert token.encode() not in aof and session_uuid.encode() not in aof
 
 
 async def test_login_page_escapes_what_it_echoes(service):

@@ -1,4 +1,4 @@
-"""PROTOCOL §3: every key the reference client and local binary read, from settings, with no secrets."""
+"""docs/protocol.md §3: every key the reference client and local binary read, from settings, with no secrets."""
 
 from __future__ import annotations
 

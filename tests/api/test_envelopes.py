@@ -1,4 +1,4 @@
-"""PROTOCOL §1: routing, envelopes and status codes, client validation, and errors that never leak."""
+"""docs/protocol.md §1: routing, envelopes and status codes, client validation, and errors that never leak."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PROTOCOL §4.2: the local binary's embedding and rerank routes, their limits and ownership checks."""
+"""docs/protocol.md §4.2: the local binary's embedding and rerank routes, their limits and ownership checks."""
 
 from __future__ import annotations
 

@@ -162,8 +162,10 @@ async def test_bodies_and_query_strings_declare_their_models(docs_service):
                 assert set(query) == set(fields), route.name
                 assert all(query[name]["required"] == field.is_required() for name, field in fields.items())
     dragged = spec["paths"]["/end_user/v1/history/session-dragged"]["put"]["requestBody"]
-    assert component(spec, dragged["content"]["application/json"]["schema"])["additionalProperties"] == {
-        "type": "integer"
+    ranks = component(spec, dragged["content"]["application/json"]["schema"])
+    assert ranks["additionalProperties"] is False, "keys are session ids, nothing else"
+    assert ranks["patternProperties"] == {
+        "^[1-9][0-9]{0,15}$": {"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1}
     }
     upload = spec["paths"]["/uploads"]["post"]["requestBody"]["content"]
     assert list(upload) == ["multipart/form-data"]

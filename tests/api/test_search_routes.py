@@ -10,7 +10,7 @@ import pytest
 from app.db.models import Repository
 from tests.conftest import make_settings, start_service, stop_service
 from tests.fakes.git_server import GitHTTPServer
-from tests.search.conftest import FILES, write_tree
+from tests.search.conftest import FILES, bare_repository, write_tree
 
 
 @pytest.fixture
@@ -19,7 +19,11 @@ async def search_service(database_url, redis_url, tmp_path):
     settings = make_settings(
         database_url,
         redis_url,
-        **{"search.local_roots": [str(tmp_path / "allowed")], "search.repos_dir": str(tmp_path / "clones")},
+        **{
+            "search.local_roots": [str(tmp_path / "allowed")],
+            "search.repos_dir": str(tmp_path / "clones"),
+            "search.git_allowed_hosts": ["127.0.0.1"],  # the fake git server below
+        },
     )
     running = await start_service(settings)
     yield running
@@ -98,6 +102,8 @@ async def test_bad_requests_are_refused_and_change_nothing(search_service, tmp_p
         ({"name": "x", "path": str(tmp_path / "allowed"), "git_url": "https://example.com/r.git"}, "exactly one"),
         ({"name": "bad name!", "path": str(tmp_path / "allowed")}, "name"),
     ]
+    for name in (".", "..", ".git", "-x", "a/b", "a\\b", "shop\n", "sh\u0007op", "x" * 201, ""):
+        cases.append(({"name": name, "path": str(tmp_path / "allowed")}, "name"))
     for body, message in cases:
         response = await call(search_service, "POST", "/v1/repositories", token, json=body)
         assert response.status_code == 422, (body, response.text)
@@ -146,21 +152,7 @@ async def test_repositories_of_another_team_are_invisible(search_service, tmp_pa
 @pytest.fixture
 def git_http_server(tmp_path):
     """A bare repository behind git's smart HTTP server; yields (base URL, working copy, git env, bare dir)."""
-    source = tmp_path / "src-repo"
-    write_tree(source, FILES)
-    env = {
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@e",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@e",
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-    }
-    for command in (["git", "init", "-q", "-b", "main"], ["git", "add", "."], ["git", "commit", "-q", "-m", "init"]):
-        subprocess.run(command, cwd=source, check=True, env=env)
-    served = tmp_path / "served"
-    served.mkdir()
-    subprocess.run(["git", "clone", "-q", "--bare", str(source), str(served / "shop.git")], check=True, env=env)
+    source, env, served = bare_repository(tmp_path)
     with GitHTTPServer(served) as server:
         yield server.base_url, source, env, served
 
@@ -188,14 +180,112 @@ async def test_a_git_url_is_cloned_indexed_and_refreshed(search_service, git_htt
     assert repo["status"] == "READY" and repo["files"] == 4 and repo["progress"]["files_deleted"] == 1, repo
 
 
-async def test_a_failed_clone_is_reported_without_credentials(search_service, git_http_server):
+async def test_a_failed_clone_is_reported_without_credentials_or_git_output(search_service, git_http_server):
     base, *_ = git_http_server
     token = await search_service.issue_token()
-    url = base.replace("http://", "http://deploy:hunter2-secret-token@") + "/missing.git"
+    url = base.replace("http://", "http://ab:pw@") + "/missing.git"  # short user names are credentials too
     created = await call(search_service, "POST", "/v1/repositories", token, json={"name": "gone", "git_url": url})
     assert created.status_code == 202
-    assert "hunter2" not in created.text
+    assert created.json()["data"]["source"] == base.replace("http://", "http://***@") + "/missing.git"
     repo = await wait_for_job(search_service, token, created.json()["data"]["id"])
-    assert repo["status"] == "FAILED" and "git failed" in repo["error"]
+    assert repo["status"] == "FAILED" and repo["error"].startswith("git could not clone the repository"), repo
+    assert "not found" not in repo["error"] and "fatal" not in repo["error"]
     listing = (await call(search_service, "GET", "/v1/repositories", token)).text
-    assert "hunter2" not in listing and "hunter2" not in repo["error"]
+    for leak in ("ab:pw", "//ab", ":pw@"):
+        assert leak not in listing and leak not in created.text
+
+
+async def test_refused_git_urls_answer_422_and_change_nothing(database_url, redis_url, tmp_path):
+    running = await start_service(make_settings(database_url, redis_url, **{"search.repos_dir": str(tmp_path)}))
+    try:
+        token = await running.issue_token()
+        urls = [
+            "https://127.0.0.1/acme/shop.git",
+            "http://127.0.0.1:8080/acme/shop.git",
+            "https://0.0.0.0/acme/shop.git",
+            "https://2130706433/acme/shop.git",
+            "https://0x7f.1/acme/shop.git",
+            "https://[::1]/acme/shop.git",
+            "https://[::ffff:169.254.169.254]/latest.git",
+            "https://169.254.169.254/latest.git",
+            "https://localhost/acme/shop.git",
+            "https://10.0.0.1/acme/shop.git",
+            "http://8.8.8.8/acme/shop.git",  # public, but plain http needs the allow-list
+            "ssh://git@github.com/acme/shop.git",
+            "git@github.com:acme/shop.git",
+            "https://github.com/acme/shop.git?access_token=ghp_0123456789abcdef",
+        ]
+        for url in urls:
+            response = await call(running, "POST", "/v1/repositories", token, json={"name": "x", "git_url": url})
+            assert response.status_code == 422, (url, response.text)
+            assert "git_url" in response.text and "ghp_0123" not in response.text, response.text
+        assert await Repository.all().count() == 0
+        assert await running.app.ctx.redis.xlen("adj:jobs") == 0
+    finally:
+        await stop_service(running)
+
+
+async def test_a_host_that_resolves_elsewhere_by_the_time_the_job_runs_is_not_cloned(database_url, redis_url, tmp_path):
+    _, _, served = bare_repository(tmp_path)
+    running = await start_service(make_settings(database_url, redis_url, **{"search.repos_dir": str(tmp_path / "c")}))
+    answers = iter([["93.184.216.34"], ["127.0.0.1"]])  # public when posted, loopback when cloned
+
+    async def rebinding(host, port):
+        return next(answers)
+
+    running.app.ctx.search.resolver = rebinding
+    try:
+        token = await running.issue_token()
+        with GitHTTPServer(served) as server:
+            url = f"https://rebind.example.com:{server.port}/shop.git"
+            created = await call(running, "POST", "/v1/repositories", token, json={"name": "shop", "git_url": url})
+            assert created.status_code == 202, created.text
+            repo = await wait_for_job(running, token, created.json()["data"]["id"])
+        assert repo["status"] == "FAILED" and "public host" in repo["error"], repo
+        assert server.requests == []
+    finally:
+        await stop_service(running)
+
+
+async def test_repository_caps_fail_the_index_with_the_setting_to_raise(database_url, redis_url, tmp_path):
+    write_tree(tmp_path / "allowed" / "shop", FILES)
+    body = {"name": "shop", "path": str(tmp_path / "allowed" / "shop")}
+    for setting, value in (("search.max_repository_files", 4), ("search.max_repository_bytes", 1024)):
+        running = await start_service(
+            make_settings(
+                database_url, redis_url, **{"search.local_roots": [str(tmp_path / "allowed")], setting: value}
+            )
+        )
+        try:
+            token = await running.issue_token()
+            created = await call(running, "POST", "/v1/repositories", token, json={**body, "force": True})
+            repo = await wait_for_job(running, token, created.json()["data"]["id"])
+            assert repo["status"] == "FAILED" and setting in repo["error"] and repo["files"] == 0, repo
+        finally:
+            await stop_service(running)
+
+
+async def test_concurrent_posts_for_one_repository_queue_one_job(search_service, tmp_path):
+    token = await search_service.issue_token()
+    write_tree(tmp_path / "allowed" / "shop", FILES)
+    body = {"name": "shop", "path": str(tmp_path / "allowed" / "shop")}
+    redis = search_service.app.ctx.redis
+
+    async def post_all(extra):
+        return await asyncio.gather(
+            *(call(search_service, "POST", "/v1/repositories", token, json={**body, **extra}) for _ in range(6))
+        )
+
+    first = await post_all({})  # the row does not exist yet: all six race to create it
+    assert sorted(r.status_code for r in first) == [202, 409, 409, 409, 409, 409], [r.text for r in first]
+    assert await redis.xlen("adj:jobs") == 1
+    repo_id = next(r for r in first if r.status_code == 202).json()["data"]["id"]
+    await wait_for_job(search_service, token, repo_id)
+    again = await post_all({})  # an existing, idle row
+    assert sorted(r.status_code for r in again) == [202, 409, 409, 409, 409, 409]
+    await wait_for_job(search_service, token, repo_id)
+    await Repository.filter(id=repo_id).update(status="INDEXING")  # as if its job were lost
+    forced = await post_all({"force": True})
+    assert sorted(r.status_code for r in forced) == [202, 409, 409, 409, 409, 409]
+    assert await redis.xlen("adj:jobs") == 3
+    assert (await wait_for_job(search_service, token, repo_id))["status"] == "READY"

@@ -159,3 +159,55 @@ async def test_an_unreachable_token_store_is_auth_unavailable_not_not_verified(s
             await TokenService(settings.auth).authenticate("adj_" + "A" * 43)
     finally:
         await close_database()
+
+
+async def rotated_pair(tokens, settings) -> tuple[str, str]:
+    """A token A rotated into B, with A still inside its overlap window."""
+    old, _ = await tokens.issue(email="dev@example.com", team="core")
+    await set_expiry(old, timedelta(hours=settings.auth.rotate_before_expiry_hours - 1))
+    new = (await tokens.authenticate(old)).replacement
+    assert new is not None
+    return old, new
+
+
+async def test_revoking_the_old_token_of_a_rotation_revokes_its_replacement(db, tokens, settings):
+    old, new = await rotated_pair(tokens, settings)
+    bystander, _ = await tokens.issue(email="dev@example.com", team="core")
+    assert await tokens.revoke(prefix=old[:12]) == 2
+    for raw in (old, new):
+        with pytest.raises(NotVerified):
+            await tokens.authenticate(raw)
+    await tokens.authenticate(bystander)  # another token of the same user is not part of the chain
+
+
+async def test_revoking_the_replacement_stops_the_old_token_handing_it_out(db, tokens, settings):
+    old, new = await rotated_pair(tokens, settings)
+    assert (await tokens.authenticate(old)).replacement == new  # inside the overlap, before revocation
+    assert await tokens.revoke(prefix=new[:12]) == 2
+    for raw in (new, old):
+        with pytest.raises(NotVerified):
+            await tokens.authenticate(raw)
+
+
+async def test_revoking_any_link_of_a_longer_chain_revokes_all_of_it(db, tokens, settings):
+    first, second = await rotated_pair(tokens, settings)
+    await set_expiry(second, timedelta(hours=settings.auth.rotate_before_expiry_hours - 1))
+    third = (await tokens.authenticate(second)).replacement
+    await tokens.revoke_raw(second)  # the middle one, as a logout would
+    for raw in (first, second, third):
+        with pytest.raises(NotVerified):
+            await tokens.authenticate(raw)
+    assert await ApiToken.filter(revoked_at__isnull=True).count() == 0
+
+
+async def test_a_token_revoked_while_a_request_rotates_it_gets_no_replacement(db, tokens, settings):
+    from app.db.repositories import identity
+
+    raw, row = await tokens.issue(email="dev@example.com", team="core")
+    seen = await identity.find_token(hash_token(raw))  # what a request read before the revocation landed
+    await tokens.revoke(prefix=row.prefix)
+    fields = tokens._token_fields(
+        "adj_" + "B" * 43, user_id=row.user_id, team_id=row.team_id, name="", origin="rotation", now=utcnow()
+    )
+    assert await identity.record_rotation(seen, fields, utcnow()) is None
+    assert await ApiToken.all().count() == 1

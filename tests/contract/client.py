@@ -1,4 +1,4 @@
-"""A replay client that behaves like the reference client (PROTOCOL §12.1): upgrade headers, one socket per
+"""A replay client that behaves like the reference client (docs/protocol.md §12.1): upgrade headers, one socket per
 chat, message_id tracking, a tool loop answering with one batch, resume, cancel."""
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class Turn:
         return calls
 
     def compact(self) -> list[str]:
-        """The frame types with blocks collapsed: SS SI RM T TU(x) ... as PROTOCOL §12 writes them."""
+        """The frame types with blocks collapsed: SS SI RM T TU(x) ... as docs/protocol.md §12 writes them."""
         out: list[str] = []
         for frame in self.frames:
             kind = frame["data"]["type"]

@@ -172,28 +172,15 @@ def models(workdir: Path) -> list[dict[str, Any]]:
     ]
 
 
-@pytest.fixture(scope="module")
-def deployment(servers: EmbeddedServers, tmp_path_factory: pytest.TempPathFactory, request) -> Iterator[Deployment]:
-    workdir = tmp_path_factory.mktemp("deployment")
-    name = f"contract_{os.getpid()}_{abs(hash(request.module.__name__)) % 10**8}"
-
-    async def create() -> None:
-        admin = await asyncpg.connect(servers.database_url("postgres"))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}" STRATEGY FILE_COPY')
-        finally:
-            await admin.close()
-
-    asyncio.run(create())
-    prefix = f"adj{abs(hash(name)) % 10**6}:"
+def prepare(workdir: Path, database_url: str, redis_url: str, prefix: str, **overrides: str) -> Deployment:
+    """A deployment's environment, models and scripts; no token issued, no server started yet."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ADJUTANT_")}
     for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "SENTRY_DSN"):
         env.pop(key, None)
     env.update(
         {
-            "DATABASE_URL": servers.database_url(name),
-            "REDIS_URL": servers.redis_url,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
             "ADJUTANT_REDIS__KEY_PREFIX": prefix,
             "ADJUTANT_LOGGING__FORMAT": "json",
             "ADJUTANT_LLM__MODELS": json.dumps(models(workdir)),
@@ -206,11 +193,32 @@ def deployment(servers: EmbeddedServers, tmp_path_factory: pytest.TempPathFactor
             "ADJUTANT_CHAT__CONNECTION_ERROR_GRACE_S": "2",
             "ADJUTANT_CHAT__PAYLOAD_MAX_BYTES": str(4 * 1024 * 1024),
             "XDG_DATA_HOME": str(workdir / "xdg"),
+            **overrides,
         }
     )
     (workdir / "backup.json").write_text(json.dumps({"mode": "repeat", "responses": [{"text": "from the backup"}]}))
-    deployment = Deployment(workdir, env, servers.database_url(name), servers.redis_url, prefix)
+    deployment = Deployment(workdir, env, database_url, redis_url, prefix)
     deployment.script({"text": "unused"})
+    return deployment
+
+
+async def create_database(servers: EmbeddedServers, name: str) -> str:
+    """A fresh copy of the migrated template on the run's PostgreSQL; returns its URL."""
+    admin = await asyncpg.connect(servers.database_url("postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}" STRATEGY FILE_COPY')
+    finally:
+        await admin.close()
+    return servers.database_url(name)
+
+
+@pytest.fixture(scope="module")
+def deployment(servers: EmbeddedServers, tmp_path_factory: pytest.TempPathFactory, request) -> Iterator[Deployment]:
+    workdir = tmp_path_factory.mktemp("deployment")
+    name = f"contract_{os.getpid()}_{abs(hash(request.module.__name__)) % 10**8}"
+    database_url = asyncio.run(create_database(servers, name))
+    deployment = prepare(workdir, database_url, servers.redis_url, f"adj{abs(hash(name)) % 10**6}:")
     deployment.tokens["ada"] = deployment.issue_token("ada@example.com")
     deployment.tokens["eve"] = deployment.issue_token("eve@example.com")
     deployment.start_server()

@@ -1,4 +1,4 @@
-"""PROTOCOL §12 scenarios C1-C8 and C16 against a real server process with the scripted provider."""
+"""docs/protocol.md §12 scenarios C1-C8 and C16 against a real server process with the scripted provider."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PROTOCOL §12 scenario C15: large payloads, uploads and R4, robustness, and the advertised configuration."""
+"""docs/protocol.md §12 scenario C15: large payloads, uploads and R4, robustness, and the advertised configuration."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PROTOCOL §12 scenarios C13 (history) and C14 (tokens, rotation, versions on REST and the socket)."""
+"""docs/protocol.md §12 scenarios C13 (history) and C14 (tokens, rotation, versions on REST and the socket)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PROTOCOL §12 scenarios C9-C12: resume, cancel, typed errors, duplicates; and two server processes
+"""docs/protocol.md §12 scenarios C9-C12: resume, cancel, typed errors, duplicates; and two server processes
 sharing PostgreSQL and Redis (tool results and resumes landing on the other process)."""
 
 from __future__ import annotations

@@ -36,6 +36,12 @@ class Caller:
         (2**53, None),
         ("", None),
         ([1], None),
+        ("²", None),  # str.isdigit() says yes, int() raises
+        ("١٢", None),  # int() would accept these digits; ids are ASCII
+        ("𝟙", None),
+        ("9223372036854775808", None),
+        ("1" * 5000, None),  # beyond int()'s digit limit
+        ("9007199254740991", 2**53 - 1),
     ],
 )
 def test_wire_ids_are_positive_integers_below_2_53(raw, expected):

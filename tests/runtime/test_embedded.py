@@ -211,6 +211,32 @@ def test_redis_restart_keeps_data_and_recovers_a_stale_pid_file(data_dir):
         second.release()
 
 
+def test_redis_keeps_its_data_private_even_under_a_permissive_umask(data_dir):
+    (data_dir / "redis").mkdir(parents=True, mode=0o755)
+    (data_dir / "redis" / "redis.log").write_text("from an older version\n")
+    (data_dir / "redis" / "redis.log").chmod(0o644)
+    previous = os.umask(0o022)
+    try:
+        server = EmbeddedRedis(data_dir)
+        server.start()
+    finally:
+        os.umask(previous)
+    try:
+        client = sync_redis.Redis.from_url(server.url())
+        client.set("adj:chat", "private text")
+        client.bgsave()
+        deadline = time.monotonic() + 10
+        while not (server.root / "dump.rdb").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        client.close()
+        private = ("appendonly.aof", "dump.rdb", "redis.log", "password", "redis.conf", "redis.pid")
+        files = {name: stat.S_IMODE((server.root / name).stat().st_mode) for name in private}
+        assert files == dict.fromkeys(private, 0o600), files
+        assert stat.S_IMODE(server.root.stat().st_mode) == 0o700
+    finally:
+        server.release()
+
+
 @as_root
 def test_a_data_dir_in_a_private_directory_keeps_its_cluster_in_the_service_dir(reachable, service_dir):
     private = private_dir(reachable, "private")  # like `mktemp -d`

@@ -1,7 +1,9 @@
-"""A small multi-language working copy, and an embedder that counts what it embeds."""
+"""A small multi-language working copy (also as a bare git repository to serve), and an embedder that
+counts what it embeds."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -73,6 +75,27 @@ def write_tree(root: Path, files: dict[str, str]) -> None:
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text.lstrip("\n"))
+
+
+def bare_repository(parent: Path) -> tuple[Path, dict[str, str], Path]:
+    """FILES committed in `parent/src-repo` and cloned bare as `parent/served/shop.git`: (working copy,
+    the git environment to commit with, the directory to serve)."""
+    source = parent / "src-repo"
+    write_tree(source, FILES)
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@e",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@e",
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(parent),
+    }
+    for command in (["git", "init", "-q", "-b", "main"], ["git", "add", "."], ["git", "commit", "-q", "-m", "init"]):
+        subprocess.run(command, cwd=source, check=True, env=env)
+    served = parent / "served"
+    served.mkdir()
+    subprocess.run(["git", "clone", "-q", "--bare", str(source), str(served / "shop.git")], check=True, env=env)
+    return source, env, served
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from app.search.indexer import index_repository
 from tests.search.conftest import CountingEmbedder
 
 
-async def run_index(root, embedder, *, team_id, name="shop", progress=None):
+async def run_index(root, embedder, *, team_id, name="shop", progress=None, max_files=1000, max_bytes=10**8):
     return await index_repository(
         root,
         team_id=team_id,
@@ -20,6 +20,8 @@ async def run_index(root, embedder, *, team_id, name="shop", progress=None):
         source_kind="local",
         embedder=embedder,
         max_chunk_chars=1800,
+        max_files=max_files,
+        max_bytes=max_bytes,
         on_progress=progress,
     )
 

@@ -1,4 +1,4 @@
-"""PROTOCOL §2: token verification, login polling, and the browser login page that creates bindings."""
+"""docs/protocol.md §2: token verification, login polling, and the browser login page that creates bindings."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from sanic.response import json as json_response
 
 from app.api.envelopes import success
 from app.api.guards import bearer_token
-from app.api.openapi import Header, documented
+from app.api.openapi import Described, Header, documented
 from app.api.paths import LOGIN_PAGE
-from app.api.validation import parse_body
-from app.auth.login import LoginBindings, LoginResult, valid_session_uuid
+from app.api.validation import parse_body, parse_form
+from app.auth.login import LoginBinding, LoginBindings, valid_session_uuid
 from app.auth.tokens import TokenService
+from app.db.wire_types import WireStr
 from app.errors import NotVerified
 
 bp = Blueprint("auth")
@@ -28,31 +29,31 @@ class VerifyBody(BaseModel):
     use_grace_period: bool = False
 
 
-class TokenState(BaseModel):
+class TokenState(Described):
     status: Literal["VERIFIED", "EXPIRED", "NOT_VERIFIED"]
     encrypted_session_data: str | None = Field(default=None, description="The replacement token, when EXPIRED.")
     user_email: str | None = Field(default=None, description="Absent when NOT_VERIFIED.")
     user_name: str | None = None
 
 
-class LoginState(BaseModel):
+class LoginState(Described):
     status: Literal["PENDING", "AUTHENTICATED"]
     encrypted_session_data: str | None = Field(default=None, description="The new token, when AUTHENTICATED.")
     user_email: str | None = None
     user_name: str | None = None
 
 
-class LoginPageQuery(BaseModel):
-    unique_session_id: str = Field(description="The uuid the extension polls get-session with.")
-    is_external_auth_request: str | None = Field(default=None, description="Sent by the extension; ignored.")
+class LoginPageQuery(Described):
+    unique_session_id: WireStr = Field(description="The uuid the extension polls get-session with.")
+    is_external_auth_request: WireStr | None = Field(default=None, description="Sent by the extension; ignored.")
 
 
-class LoginForm(BaseModel):
-    unique_session_id: str = Field(description="The uuid the extension polls get-session with.")
-    token: str = Field(description="An access token of the user signing in.")
+class LoginForm(Described):
+    unique_session_id: WireStr = Field(description="The uuid the extension polls get-session with.")
+    token: WireStr = Field(description="An access token of the user signing in.")
 
 
-class ServiceIndex(BaseModel):
+class ServiceIndex(Described):
     service: Literal["adjutant"]
     version: str
     health: str
@@ -165,18 +166,20 @@ async def login_page(request: Request) -> HTTPResponse:
     tag="auth",
 )
 async def login_submit(request: Request) -> HTTPResponse:
-    session = valid_session_uuid(request.form.get("unique_session_id"))
+    form, _ = parse_form(request)
+    session = valid_session_uuid(form.get("unique_session_id"))
     if session is None:
         return _login_page("", '<p class="error">This sign-in link is not valid.</p>', 400)
     tokens: TokenService = request.app.ctx.tokens
     try:
-        auth = await tokens.authenticate((request.form.get("token") or "").strip())
+        auth = await tokens.authenticate((form.get("token") or "").strip())
     except NotVerified:
         return _login_page(session, '<p class="error">That token is not valid.</p>', 401)
     # The extension gets a token of its own, so revoking it does not sign the user out elsewhere.
-    raw = await tokens.issue_for(auth.principal, name="vscode-login", origin="login")
+    binding = LoginBinding(session, auth.principal.email, auth.principal.name)
+    raw = await tokens.issue_for(auth.principal, name="vscode-login", origin="login", raw=binding.token)
     bindings: LoginBindings = request.app.ctx.login_bindings
-    if not await bindings.bind(session, LoginResult(raw, auth.principal.email, auth.principal.name)):
+    if not await bindings.bind(binding):
         await tokens.revoke_raw(raw)
         return _login_page(session, '<p class="error">This sign-in link was already used.</p>', 409)
     return html_response(

@@ -1,4 +1,4 @@
-"""The query-solver WebSocket (PROTOCOL §5): framing, in-band connection errors, keep-alive, and one relay
+"""The query-solver WebSocket (docs/protocol.md §5): framing, in-band connection errors, keep-alive, and one relay
 per followed step. Request handling itself is `QuerySolver.accept`."""
 
 from __future__ import annotations
@@ -19,22 +19,32 @@ from app.api import paths
 from app.api.client_check import check_client
 from app.api.errors import report_to_sentry, to_adjutant_error
 from app.api.guards import bearer_token
+from app.api.socket_text import Utf8CheckedAssembler
+from app.api.validation import check_headers
 from app.auth.tokens import Authentication, TokenService
 from app.chat.solver import Answer, Caller, QuerySolver
-from app.chat.step_stream import relay
 from app.chat.wire import direct, request_error
 from app.db.ownership import parse_id
-from app.errors import AuthUnavailable, ClientValidationError, ClientVersionTooOld, InternalError, NotVerified
+from app.db.wire_types import decode_json
+from app.errors import (
+    AuthUnavailable,
+    ClientValidationError,
+    ClientVersionTooOld,
+    InternalError,
+    InvalidRequest,
+    NotVerified,
+    StoreUnavailable,
+)
+from app.runtime import metrics
 from app.runtime.settings import Settings
 
 bp = Blueprint("chat_ws")
 REVERIFY_S = 10.0
-ORPHAN_CHECK_S = 5.0  # how often a follower of another worker's step checks that worker is alive
 log = logging.getLogger("adjutant.chat")
 
 
 class ConnectionRefused(Exception):
-    """An upgrade-time failure, reported after the client's first frame (PROTOCOL §5.7)."""
+    """An upgrade-time failure, reported after the client's first frame (docs/protocol.md §5.7)."""
 
     def __init__(self, frame: dict[str, Any], close_code: int, reason: str) -> None:
         super().__init__(reason)
@@ -55,6 +65,12 @@ def combined(status: str, message: Any) -> dict[str, Any]:
 
 
 async def admit(request: Request, settings: Settings, tokens: TokenService) -> Authentication:
+    try:  # X-Session-Type is stored on new sessions; no header may carry text PostgreSQL refuses
+        check_headers(request.headers)
+    except InvalidRequest as exc:
+        raise ConnectionRefused(
+            {"data": {"type": "STREAM_ERROR", "status": exc.code, "message": exc.detail}}, 4400, exc.code
+        ) from None
     try:
         check_client(request.headers, settings.client, check_version=True)
     except ClientVersionTooOld:
@@ -98,9 +114,12 @@ async def admit(request: Request, settings: Settings, tokens: TokenService) -> A
 
 
 class ChatConnection:
-    def __init__(self, request: Request, ws: WebsocketImplProtocol, auth: Authentication) -> None:
+    def __init__(
+        self, request: Request, ws: WebsocketImplProtocol, auth: Authentication, frames: Utf8CheckedAssembler
+    ) -> None:
         app = request.app
         self.ws = ws
+        self.frames = frames
         self.settings: Settings = app.ctx.settings
         self.solver: QuerySolver = app.ctx.solver
         self.tokens: TokenService = app.ctx.tokens
@@ -148,15 +167,18 @@ class ChatConnection:
         if isinstance(message, bytes):
             await self._reject("INVALID_REQUEST", "binary frames are not accepted")
             return
+        if self.frames.is_stand_in(message):
+            await self._reject("INVALID_REQUEST", "the frame is not valid UTF-8")
+            return
         if len(message) > self.settings.chat.payload_max_bytes:
             await self._reject(
                 "PAYLOAD_TOO_LARGE", f"frames are limited to {self.settings.chat.payload_max_bytes} bytes"
             )
             return
-        try:
-            payload = json.loads(message)
-        except json.JSONDecodeError:
-            await self._reject("INVALID_REQUEST", "the frame is not JSON")
+        try:  # the same decoder as every JSON body: bounded depth, finite numbers, storable text
+            payload = decode_json(message, what="the frame")
+        except InvalidRequest as exc:
+            await self._reject(exc.code, exc.detail)
             return
         try:  # a token revoked since the upgrade ends the connection like an unusable one
             await self._reverify()
@@ -209,31 +231,19 @@ class ChatConnection:
             task.add_done_callback(self.relays.discard)
 
     async def _relay(self, stream_id: str, after: str | None) -> None:
-        solver = self.solver
-        local = solver.running.local(stream_id) is not None
-        # A step run by another worker is followed in Redis; if that worker dies, nobody writes its end.
-        watchdog = None if local else asyncio.create_task(self._settle_when_orphaned(stream_id))
         try:
-            await relay(stream_id, after, self.send, buffer=solver.buffer, hub=solver.hub, local=local)
+            await self.solver.follow(stream_id, after, self.send)
         except (ConnectionClosed, WebsocketClosed):
             log.debug("relay of %s ended with its connection", stream_id)
         except Exception as exc:
             # The step may still finish (and be resumed), but this follower must not wait forever for its end.
-            log.error("relay of %s failed", stream_id, exc_info=exc)
-            report_to_sentry(exc)
+            if isinstance(exc, StoreUnavailable):
+                log.warning("relay of %s failed: %s", stream_id, exc.detail)
+            else:
+                log.error("relay of %s failed", stream_id, exc_info=exc)
+                report_to_sentry(exc)
             with contextlib.suppress(Exception):
                 await self.send(request_error("INTERNAL_ERROR", "The stream of this answer was interrupted"))
-        finally:
-            if watchdog is not None:
-                watchdog.cancel()
-
-    async def _settle_when_orphaned(self, stream_id: str) -> None:
-        while True:
-            await asyncio.sleep(ORPHAN_CHECK_S)
-            try:
-                await self.solver.settle_if_orphaned(stream_id)
-            except Exception:  # checked again next time; the relay itself is unaffected
-                log.warning("orphan check of %s failed", stream_id, exc_info=True)
 
     def _stream_start(self) -> dict[str, Any]:
         extra = {"new_session_data": self.auth.replacement} if self.auth.replacement else {}
@@ -252,6 +262,15 @@ class ChatConnection:
 
 @bp.websocket(paths.CHAT_SOCKET, ctx_auth="none", ctx_client="none")
 async def chat_socket(request: Request, ws: WebsocketImplProtocol) -> None:
+    frames = Utf8CheckedAssembler.install(ws)  # first: a frame that is not UTF-8 must not vanish during admit
+    metrics.WEBSOCKETS_OPEN.inc()
+    try:
+        await _serve_socket(request, ws, frames)
+    finally:
+        metrics.WEBSOCKETS_OPEN.dec()
+
+
+async def _serve_socket(request: Request, ws: WebsocketImplProtocol, frames: Utf8CheckedAssembler) -> None:
     settings: Settings = request.app.ctx.settings
     try:
         auth = await admit(request, settings, request.app.ctx.tokens)
@@ -263,4 +282,4 @@ async def chat_socket(request: Request, ws: WebsocketImplProtocol) -> None:
             await ws.send(json.dumps(refused.frame))
             await ws.close(refused.close_code, refused.reason)
         return
-    await ChatConnection(request, ws, auth).serve()
+    await ChatConnection(request, ws, auth, frames).serve()

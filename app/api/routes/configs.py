@@ -1,4 +1,4 @@
-"""PROTOCOL §3 configuration routes."""
+"""docs/protocol.md §3 configuration routes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sanic.response import HTTPResponse
 
 from app.api.client_config import ClientConfigSnapshots
 from app.api.envelopes import success_raw
-from app.api.openapi import documented
+from app.api.openapi import DEFERRED, Described, documented
 from app.api.validation import parse_query
 from app.runtime.settings import LocalBinaryConfig, ReasoningSupport, VscodeClientConfig
 
@@ -32,12 +32,12 @@ class ConfigsQuery(BaseModel):
     arch: Architecture | None = None
 
 
-class HostAndTimeout(BaseModel):
+class HostAndTimeout(Described):
     HOST: str
     TIMEOUT: int
 
 
-class ModelPickerEntry(BaseModel):
+class ModelPickerEntry(Described):
     """A model the client's picker offers; clients send `name` back as `llm_model`."""
 
     id: int
@@ -49,7 +49,7 @@ class ModelPickerEntry(BaseModel):
     reasoning: ReasoningSupport | None = Field(default=None, description="Absent when the model cannot reason.")
 
 
-class BinaryDownload(BaseModel):
+class BinaryDownload(Described):
     """The local binary for the requested os/arch; the target fields are absent when none is configured."""
 
     directory: str | None = None
@@ -63,7 +63,7 @@ class BinaryDownload(BaseModel):
     max_alive_retry: int
 
 
-class EssentialConfigs(BaseModel):
+class EssentialConfigs(Described):
     HOST_AND_TIMEOUT: HostAndTimeout
     DD_HOST_WS: str
     DD_HOST_WS_NON_GATEWAY: str
@@ -82,10 +82,12 @@ class EssentialConfigs(BaseModel):
 class LocalBinaryConfigs(LocalBinaryConfig):
     """What `consumer=BINARY` answers: the local binary's whole configuration, DEPUTY_DEV.HOST filled in."""
 
+    model_config = DEFERRED
+
     NUMBER_OF_WORKERS: int
 
 
-# Bootstrap route: no bearer, and no version check so outdated clients can still start (PROTOCOL §1.3).
+# Bootstrap route: no bearer, and no version check so outdated clients can still start (docs/protocol.md §1.3).
 @bp.get("/get-essential-configs", ctx_auth="none", ctx_client="no_version")
 @documented(
     summary="Bootstrap configuration (docs/protocol.md §3.1)",

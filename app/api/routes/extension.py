@@ -9,6 +9,7 @@ from sanic.response import HTTPResponse
 from app.api.envelopes import success
 from app.api.openapi import documented
 from app.api.validation import parse_body, parse_query
+from app.db.wire_types import WireStr
 from app.extension import profile, user_settings
 from app.extension.profile import ProfileUi
 from app.extension.user_settings import ExtensionSettings
@@ -17,7 +18,7 @@ bp = Blueprint("extension")
 
 
 class ProfileUiQuery(BaseModel):
-    session_type: str | None = Field(default=None, max_length=64)  # accepted, not used: one panel for all
+    session_type: WireStr | None = Field(default=None, max_length=64)  # accepted, not used: one panel for all
 
 
 @bp.get("/end_user/v1/extension_settings/get_extension_settings")

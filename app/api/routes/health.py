@@ -6,12 +6,12 @@ import asyncio
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 from tortoise import Tortoise
 
-from app.api.openapi import documented
+from app.api.openapi import Described, documented
 from app.db.migrations import discover, read_status
 from app.runtime import metrics
 
@@ -19,11 +19,11 @@ bp = Blueprint("health")
 CHECK_TIMEOUT_S = 2.0
 
 
-class Pong(BaseModel):
+class Pong(Described):
     ping: Literal["pong"]
 
 
-class DependencyCheck(BaseModel):
+class DependencyCheck(Described):
     """One readiness check; the migrations check adds its schema status (applied, latest, pending, ...)."""
 
     model_config = ConfigDict(extra="allow")
@@ -33,7 +33,7 @@ class DependencyCheck(BaseModel):
     error: str | None = None
 
 
-class Health(BaseModel):
+class Health(Described):
     status: Literal["ok", "unavailable"]
     version: str
     checks: dict[str, DependencyCheck]

@@ -1,8 +1,7 @@
-"""Session history and session operations (PROTOCOL §4.1, §10): thin adapters over `app.chat.history`."""
+"""Session history and session operations (docs/protocol.md §4.1, §10): thin adapters over `app.chat.history`."""
 
 from __future__ import annotations
 
-import json
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
@@ -10,28 +9,28 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from app.api.envelopes import success
-from app.api.openapi import SESSION_ID, Header, documented
-from app.api.validation import parse_query
+from app.api.openapi import SESSION_ID, Described, Header, documented
+from app.api.validation import parse_body, parse_query
 from app.chat import history
 from app.db.models import Session
-from app.errors import InvalidRequest
+from app.db.wire_types import Int32, WireIdText, WireStr
 
 bp = Blueprint("history")
 
 
 class SessionsQuery(BaseModel):
-    limit: int = Field(default=20, ge=1, le=100)
-    offset: int = Field(default=0, ge=0)
+    limit: Int32 = Field(default=20, ge=1, le=100)
+    offset: Int32 = Field(default=0, ge=0)
     sessions_list_type: Literal["PINNED", "UNPINNED"] = "UNPINNED"
-    session_type: str | None = Field(default=None, max_length=64)
+    session_type: WireStr | None = Field(default=None, max_length=64)
 
 
 class PinQuery(BaseModel):
     sessions_list_type: Literal["PINNED", "UNPINNED"]
-    pinned_rank: int | None = Field(default=None, ge=0, le=10_000)
+    pinned_rank: Int32 | None = Field(default=None, ge=0, le=10_000)
 
 
-class SessionItem(BaseModel):
+class SessionItem(Described):
     id: int
     summary: str
     age: str = Field(description='Since updated_at: "42s", "5m", "3h" or "2d".')
@@ -40,12 +39,12 @@ class SessionItem(BaseModel):
     updated_at: str
 
 
-class SessionPage(BaseModel):
+class SessionPage(Described):
     sessions: list[SessionItem]
     has_more: bool
 
 
-class MessageData(BaseModel):
+class MessageData(Described):
     """The fields of one element, by message_type (docs/protocol.md §10.2): TEXT, THINKING, TOOL_USE,
     CODE_BLOCK, INFO, TASK_PLAN, TASK_COMPLETION."""
 
@@ -54,23 +53,25 @@ class MessageData(BaseModel):
     message_type: str
 
 
-class ChatElement(BaseModel):
+class ChatElement(Described):
     actor: Literal["USER", "ASSISTANT", "SYSTEM"]
     message_data: MessageData
     timestamp: str
 
 
-class SessionRanks(RootModel[dict[str, int]]):
+class SessionRanks(RootModel[dict[WireIdText, Int32]]):
     """Session id (as a string) to its new pinned rank."""
 
+    model_config = ConfigDict(json_schema_extra={"additionalProperties": False})
 
-class Cancelled(BaseModel):
+
+class Cancelled(Described):
     status: Literal["SUCCESS"]
     cancelled_session_id: int
     cancelled_steps: int
 
 
-class FeedbackRecorded(BaseModel):
+class FeedbackRecorded(Described):
     query_id: int
     feedback: Literal["UPVOTE", "DOWNVOTE"]
 
@@ -152,13 +153,8 @@ async def pin_unpin(request: Request) -> HTTPResponse:
     tag="history",
 )
 async def session_dragged(request: Request) -> HTTPResponse:
-    try:
-        ranks = json.loads(request.body or b"{}")
-    except json.JSONDecodeError:
-        raise InvalidRequest("the body must be a JSON object of session id to rank") from None
-    if not isinstance(ranks, dict):
-        raise InvalidRequest("the body must be a JSON object of session id to rank")
-    await history.reorder(request.ctx.auth.principal, ranks)
+    ranks = parse_body(request, SessionRanks)
+    await history.reorder(request.ctx.auth.principal, ranks.root)
     return success(None)
 
 

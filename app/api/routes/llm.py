@@ -16,9 +16,10 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from app.api.envelopes import success
-from app.api.openapi import EVENT_STREAM, documented
+from app.api.openapi import DEFERRED, EVENT_STREAM, Described, documented
 from app.api.routes.configs import ModelPickerEntry
 from app.api.validation import parse_body
+from app.db.wire_types import Int32, WireStr
 from app.llm.registry import ModelRegistry
 from app.llm.router import LLMRouter
 from app.llm.types import LLMEvent, LLMRequest, Message, ReasoningLevel, TextPart
@@ -30,13 +31,13 @@ MAX_CONTENT_CHARS = 2_000_000
 
 class ChatMessage(BaseModel):
     role: Literal["system", "user", "assistant"]
-    content: str = Field(max_length=MAX_CONTENT_CHARS)
+    content: WireStr = Field(max_length=MAX_CONTENT_CHARS)
 
 
 class StreamBody(BaseModel):
-    model: str | None = None
+    model: WireStr | None = Field(default=None, max_length=128)
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
-    max_output_tokens: int | None = Field(default=None, ge=1, le=200_000)
+    max_output_tokens: Int32 | None = Field(default=None, ge=1, le=200_000)
     temperature: float | None = Field(default=None, ge=0, le=2)
     reasoning: ReasoningLevel | None = None
 
@@ -46,13 +47,15 @@ class UsableModel(ModelPickerEntry):
     providers: list[str] = Field(description="The providers that can serve it, in fallback order.")
 
 
-class UsableModels(BaseModel):
+class UsableModels(Described):
     default: str | None = Field(description="The model used when a request names none; null if none is usable.")
     models: list[UsableModel]
 
 
 class StreamEvent(RootModel[LLMEvent]):
     """The `data:` of one event; its `event:` name is the `kind` field. A final `done` event has data {}."""
+
+    model_config = DEFERRED
 
 
 @bp.get("/models", ctx_auth="required", ctx_client="none")

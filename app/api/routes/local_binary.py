@@ -1,4 +1,4 @@
-"""Routes the extension's local binary calls (PROTOCOL §4.2): embeddings and chunk reranking."""
+"""Routes the extension's local binary calls (docs/protocol.md §4.2): embeddings and chunk reranking."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from app.api.envelopes import success
-from app.api.openapi import OPTIONAL_SESSION_ID, SESSION_TYPE, documented
+from app.api.openapi import OPTIONAL_SESSION_ID, SESSION_TYPE, Described, documented
 from app.api.validation import parse_body
 from app.chat import history
 from app.db.repositories import chat as chat_repo
+from app.db.wire_types import Int32, WireStr
 from app.errors import PayloadTooLarge, RateLimited
 from app.search.rerank import Candidate
 from app.search.service import SearchService
@@ -23,33 +24,33 @@ CHARS_PER_TOKEN = 4
 
 
 class EmbeddingBody(BaseModel):
-    texts: list[str] = Field(min_length=1)
+    texts: list[WireStr] = Field(min_length=1)
     store_embeddings: bool = False
     use_grace_period: bool = False
 
 
 class SourceDetails(BaseModel):
-    file_path: str
-    start_line: int
-    end_line: int
+    file_path: WireStr
+    start_line: Int32
+    end_line: Int32
 
 
 class ChunkInfo(BaseModel):
-    content: str = ""
+    content: WireStr = ""
     source_details: SourceDetails
 
 
 class RerankBody(BaseModel):
-    query: str = Field(max_length=20_000)
+    query: WireStr = Field(max_length=20_000)
     relevant_chunks: list[ChunkInfo] = Field(max_length=500)
 
 
-class Embeddings(BaseModel):
+class Embeddings(Described):
     embeddings: list[list[float]] = Field(description="One vector per text, in the order sent.")
     tokens_used: int
 
 
-class Reranked(BaseModel):
+class Reranked(Described):
     reranked_denotations: list[str] = Field(
         description='"<file_path>:<start_line>-<end_line>", most relevant first; empty means keep all.'
     )

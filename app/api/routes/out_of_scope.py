@@ -1,4 +1,5 @@
-"""Reference-server areas we deliberately do not implement answer 501 with the error envelope (PROTOCOL §1.1)."""
+"""Reference-server areas we deliberately do not implement answer 501 with the error envelope
+(docs/protocol.md §1.1)."""
 
 from __future__ import annotations
 

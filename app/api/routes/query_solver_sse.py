@@ -7,13 +7,13 @@ import json
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import ConfigDict, Field, RootModel
 from sanic import Blueprint, Request
 
-from app.api.openapi import EVENT_STREAM, OPTIONAL_SESSION_ID, SESSION_TYPE, documented
+from app.api.openapi import DEFERRED, EVENT_STREAM, OPTIONAL_SESSION_ID, SESSION_TYPE, Described, documented
+from app.api.validation import json_object
 from app.auth.tokens import Authentication
 from app.chat.solver import Caller, QuerySolver
-from app.chat.step_stream import relay
 from app.chat.wire import ChatRequest, PayloadAttachment, ResumeRequest, direct, request_error
 from app.db.ownership import parse_id
 from app.errors import InvalidRequest
@@ -25,15 +25,17 @@ class SolverRequest(RootModel[ChatRequest | ResumeRequest | PayloadAttachment]):
     """A new query, tool responses, a resume or a payload attachment: the socket's frames (docs/protocol.md
     §5.2, §5.3)."""
 
+    model_config = DEFERRED
 
-class FrameData(BaseModel):
+
+class FrameData(Described):
     model_config = ConfigDict(extra="allow")
 
     type: str = Field(description="STREAM_START, STREAM_ERROR or an event type of docs/protocol.md §5.5.")
     content: dict[str, Any] | None = None
 
 
-class SolverFrame(BaseModel):
+class SolverFrame(Described):
     """One `data:` line: a frame of docs/protocol.md §5.4."""
 
     model_config = ConfigDict(extra="allow")
@@ -50,13 +52,7 @@ SSE_DESCRIPTION = (
 
 
 def _body(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(request.body or b"{}")
-    except json.JSONDecodeError:
-        raise InvalidRequest("the body is not JSON") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("the body must be a JSON object")
-    return body
+    return json_object(request.body)
 
 
 async def _answer(request: Request, body: dict[str, Any]) -> None:
@@ -83,14 +79,7 @@ async def _answer(request: Request, body: dict[str, Any]) -> None:
     if answer.error is not None:
         await send(request_error(*answer.error))
     elif answer.follow is not None:
-        await relay(
-            answer.follow,
-            answer.after,
-            send,
-            buffer=solver.buffer,
-            hub=solver.hub,
-            local=solver.running.local(answer.follow) is not None,
-        )
+        await solver.follow(answer.follow, answer.after, send)
     await response.eof()
 
 

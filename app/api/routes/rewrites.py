@@ -12,12 +12,13 @@ from app.api.openapi import OPTIONAL_SESSION_ID, SESSION_ID, documented
 from app.api.session_header import optional_session, required_session
 from app.api.validation import parse_body
 from app.chat.rewrites import Rewrites
+from app.db.wire_types import WireStr
 
 bp = Blueprint("rewrites")
 
 
 class EnhanceQueryBody(BaseModel):
-    user_query: str = Field(min_length=1, max_length=20_000)
+    user_query: WireStr = Field(min_length=1, max_length=20_000)
 
 
 class EnhancedQueryData(BaseModel):
@@ -25,10 +26,10 @@ class EnhancedQueryData(BaseModel):
 
 
 class TerminalCommandEditBody(BaseModel):
-    query: str = Field(min_length=1, max_length=10_000, description="How the user wants the command changed.")
-    old_terminal_command: str = Field(min_length=1, max_length=20_000)
-    os_name: str | None = Field(default=None, max_length=64)
-    shell: str | None = Field(default=None, max_length=64)
+    query: WireStr = Field(min_length=1, max_length=10_000, description="How the user wants the command changed.")
+    old_terminal_command: WireStr = Field(min_length=1, max_length=20_000)
+    os_name: WireStr | None = Field(default=None, max_length=64)
+    shell: WireStr | None = Field(default=None, max_length=64)
 
 
 class TerminalCommandData(BaseModel):

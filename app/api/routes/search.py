@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -12,47 +10,51 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from app.api.envelopes import success
-from app.api.openapi import documented
+from app.api.openapi import Described, documented
 from app.api.validation import parse_body, parse_query
 from app.db.models import Repository
 from app.db.ownership import get_owned
 from app.db.repositories import code as store
+from app.db.wire_types import Int32, WireStr
 from app.errors import Conflict, InvalidRequest
 from app.jobs.queue import JobQueue
-from app.runtime.stack import redact_url
-from app.search.indexer import Progress
-from app.search.service import GIT_URL, NAME, SearchService
+from app.runtime.redaction import redact_url
+from app.search.git_remote import parse_git_url
+from app.search.index_job import KIND as INDEX_JOB
+from app.search.index_job import job_payload
+from app.search.service import NAME, NAME_RULE, SearchService, valid_repository_name
 
 bp = Blueprint("search", url_prefix="/v1")
-ACTIVE = ("PENDING", "CLONING", "INDEXING")
 
 
 class RepositoryBody(BaseModel):
-    name: str = Field(pattern=NAME.pattern)
-    path: str | None = None
-    git_url: str | None = None
+    name: WireStr = Field(pattern=NAME.pattern)
+    path: WireStr | None = Field(default=None, max_length=4096)
+    git_url: WireStr | None = Field(default=None, max_length=4096)
     force: bool = False  # queue a job even if one seems to be running (e.g. its worker's Redis was wiped)
 
     @model_validator(mode="after")
     def _one_source(self) -> RepositoryBody:
+        if not valid_repository_name(self.name):
+            raise ValueError(NAME_RULE)
         if (self.path is None) == (self.git_url is None):
             raise ValueError("give exactly one of path or git_url")
-        if self.git_url is not None and not GIT_URL.match(self.git_url):
-            raise ValueError("git_url must be http(s)://, ssh:// or git@")
+        if self.git_url is not None:
+            parse_git_url(self.git_url)  # its ValueError says what is wrong, without echoing the URL
         return self
 
 
 class SearchQuery(BaseModel):
-    q: str = Field(min_length=1, max_length=2000)
-    repo: str | None = None
-    top_k: int | None = Field(default=None, ge=1, le=200)
+    q: WireStr = Field(min_length=1, max_length=2000)
+    repo: WireStr | None = Field(default=None, max_length=200)
+    top_k: Int32 | None = Field(default=None, ge=1, le=200)
     mode: Literal["hybrid", "fts", "vector"] = "hybrid"
-    path_prefix: str | None = Field(default=None, max_length=1000)
-    language: str | None = Field(default=None, max_length=32)
+    path_prefix: WireStr | None = Field(default=None, max_length=1000)
+    language: WireStr | None = Field(default=None, max_length=32)
     rerank: bool | None = None  # default: search.rerank_results
 
 
-class IndexProgress(BaseModel):
+class IndexProgress(Described):
     phase: str
     files_total: int
     files_done: int
@@ -65,7 +67,7 @@ class IndexProgress(BaseModel):
     eta_s: float | None
 
 
-class RepositoryInfo(BaseModel):
+class RepositoryInfo(Described):
     id: int
     name: str
     source: str = Field(description="The path or git URL, credentials redacted.")
@@ -80,7 +82,7 @@ class RepositoryInfo(BaseModel):
     indexed_at: str | None
 
 
-class SearchResult(BaseModel):
+class SearchResult(Described):
     repository: str | None
     path: str
     start_line: int
@@ -93,7 +95,7 @@ class SearchResult(BaseModel):
     text: str
 
 
-class SearchResults(BaseModel):
+class SearchResults(Described):
     results: list[SearchResult]
 
 
@@ -145,21 +147,21 @@ async def create_repository(request: Request) -> HTTPResponse:
     if body.path is not None:
         source, kind = str(allowed_local_path(body.path, settings.search.local_roots)), "local"
     else:
+        service: SearchService = request.app.ctx.search
+        await service.check_git_url(str(body.git_url))  # refused hosts answer 422 now; the job checks again
         source, kind = str(body.git_url), "git"
-    existing = await Repository.get_or_none(team_id=principal.team_id, name=body.name)
-    if existing is not None and existing.status in ACTIVE and not body.force:
+    repo, claimed = await store.claim_index_job(
+        team_id=principal.team_id, name=body.name, source=source, source_kind=kind, force=body.force
+    )
+    if not claimed:
         raise Conflict(
-            f"{body.name} is already {existing.status.lower()}; poll GET /v1/repositories/{existing.id}, "
+            f"{body.name} is already {repo.status.lower()}; poll GET /v1/repositories/{repo.id}, "
             "or send force=true if that job was lost"
         )
-    repo = await store.get_or_create_repository(
-        team_id=principal.team_id, name=body.name, source=source, source_kind=kind
-    )
-    await store.set_status(repo.id, "PENDING", progress=None, error=None)
     # Described before the job is queued: a worker may pick it up before this response is written.
-    accepted = describe(await Repository.get(id=repo.id))
+    accepted = describe(repo)
     jobs: JobQueue = request.app.ctx.jobs
-    await jobs.enqueue("index_repository", {"repository_id": repo.id})
+    await jobs.enqueue(INDEX_JOB, job_payload(repo.id, repo.index_job))
     return success(accepted, status=202)
 
 
@@ -191,50 +193,3 @@ async def search(request: Request) -> HTTPResponse:
         rerank=query.rerank,
     )
     return success({"results": [h.as_dict(names.get(h.repository_id)) for h in hits]})
-
-
-async def run_index_job(service: SearchService, payload: dict[str, object]) -> None:
-    """The job handler: index the repository row's source (its outcome is on the row)."""
-    repo = await Repository.get_or_none(id=payload["repository_id"])
-    if repo is None:
-        return
-    saver = _ProgressSaver(repo.id)
-    try:
-        if repo.source_kind == "git":
-            await store.set_status(repo.id, "CLONING", error=None)
-            await service.index_git(repo.source, team_id=repo.team_id, name=repo.name, on_progress=saver)
-        else:
-            await service.index_path(Path(repo.source), team_id=repo.team_id, name=repo.name, on_progress=saver)
-    except Exception as exc:
-        # The indexer records its own failures; this also covers the clone, which runs before it.
-        await saver.settle()
-        message = redact_url(f"{exc.__class__.__name__}: {exc}")[:2000]
-        await store.set_status(repo.id, "FAILED", error=message)
-        raise
-    await saver.settle()
-
-
-class _ProgressSaver:
-    """Writes indexing progress to the repository row at most once a second, without blocking indexing."""
-
-    def __init__(self, repo_id: int) -> None:
-        self.repo_id = repo_id
-        self.last = 0.0
-        self.pending: set[asyncio.Task[object]] = set()
-
-    def __call__(self, progress: Progress) -> None:
-        now = time.monotonic()
-        if now - self.last < 1.0:
-            return
-        self.last = now
-        task = asyncio.get_running_loop().create_task(self._save(progress.as_dict()))
-        self.pending.add(task)
-        task.add_done_callback(self.pending.discard)
-
-    async def _save(self, snapshot: dict[str, object]) -> None:
-        await Repository.filter(id=self.repo_id).update(progress=snapshot)
-
-    async def settle(self) -> None:
-        """Wait for writes in flight, so a late one cannot overwrite the final status's progress."""
-        if self.pending:
-            await asyncio.gather(*self.pending, return_exceptions=True)

@@ -1,8 +1,9 @@
-"""File uploads (PROTOCOL §4.3): presign routes for the client, and the signed upload/download target."""
+"""File uploads (docs/protocol.md §4.3): presign routes for the client, and the signed upload/download target."""
 
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 from sanic import Blueprint, Request
@@ -10,42 +11,43 @@ from sanic.response import HTTPResponse
 from sanic.response import raw as raw_response
 
 from app.api.envelopes import success
-from app.api.openapi import documented
-from app.api.validation import parse_body
+from app.api.openapi import Described, documented
+from app.api.validation import parse_body, parse_form
 from app.chat.uploads import UPLOAD_PATH, Uploads
+from app.db.wire_types import Int64, WireId, WireStr
 from app.errors import InvalidRequest
 
 bp = Blueprint("uploads")
 
 
 class PresignBody(BaseModel):
-    file_name: str = Field(min_length=1, max_length=255)
-    file_size: int
-    file_type: str = Field(min_length=1, max_length=128)
+    file_name: WireStr = Field(min_length=1, max_length=255)
+    file_size: Int64
+    file_type: WireStr = Field(min_length=1, max_length=128)
     folder: Literal["image", "payload"]
 
 
 class AttachmentBody(BaseModel):
-    attachment_id: int
+    attachment_id: WireId
 
 
-class UploadTarget(BaseModel):
+class UploadTarget(Described):
     url: str
     fields: dict[str, str] = Field(description="Form fields to send before the file, as they are.")
 
 
-class UploadGrantInfo(BaseModel):
+class UploadGrantInfo(Described):
     upload_url: UploadTarget
     download_url: str
     attachment_id: int
 
 
-class DownloadLink(BaseModel):
+class DownloadLink(Described):
     download_url: str
     file_name: str
 
 
-class UploadForm(BaseModel):
+class UploadForm(Described):
     """Every field of upload_url.fields, then the file last."""
 
     model_config = ConfigDict(extra="allow")
@@ -53,9 +55,9 @@ class UploadForm(BaseModel):
     file: bytes = Field(description="The file content.")
 
 
-class DownloadQuery(BaseModel):
-    expires: int
-    signature: str
+class DownloadQuery(Described):
+    expires: Int64
+    signature: WireStr
 
 
 def uploads(request: Request) -> Uploads:
@@ -120,10 +122,10 @@ async def delete_file(request: Request) -> HTTPResponse:
     tag="uploads",
 )
 async def upload(request: Request) -> HTTPResponse:
-    files = request.files.get("file") if request.files else None
+    fields, form_files = parse_form(request)
+    files = form_files.get("file") if form_files else None
     if not files:
         raise InvalidRequest("the form needs a `file` part")
-    fields = {key: values[0] for key, values in request.form.items()}
     await uploads(request).accept_upload(fields, files.body)
     return HTTPResponse(status=204)
 
@@ -150,6 +152,14 @@ async def download(request: Request, attachment_id: int) -> HTTPResponse:
         content_type=attachment.file_type,
         headers={
             "Cache-Control": "private, max-age=600",
-            "Content-Disposition": f'inline; filename="{attachment.file_name}"',
+            "Content-Disposition": content_disposition(attachment.file_name),
+            "X-Content-Type-Options": "nosniff",  # served as the type it was uploaded as, never sniffed
         },
     )
+
+
+def content_disposition(file_name: str) -> str:
+    """RFC 6266: the client chose the name, so the quoted fallback keeps printable ASCII only (no quote, no
+    backslash, no CR/LF to split the header) and the name itself travels percent-encoded in filename*."""
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in file_name) or "download"
+    return f"inline; filename=\"{fallback}\"; filename*=UTF-8''{quote(file_name, safe='', errors='replace')}"

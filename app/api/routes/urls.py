@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, StrictBool, StrictStr
+from typing import Annotated
+
+from pydantic import BaseModel, Field, Strict, StrictBool
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
@@ -11,6 +13,7 @@ from app.api.envelopes import success
 from app.api.openapi import documented
 from app.api.routes.local_binary import rate_limit
 from app.api.validation import parse_body, parse_query
+from app.db.wire_types import Int32, WireId, WireStr
 from app.errors import PayloadTooLarge
 from app.extension import saved_urls, url_summary
 from app.extension.saved_urls import IndexedAt, SavedUrl, SavedUrlPage, UrlName, WebUrl
@@ -29,7 +32,7 @@ class SaveUrlBody(BaseModel):
 class UpdateUrlBody(BaseModel):
     """Null or absent fields stay as they are."""
 
-    id: int
+    id: WireId
     name: UrlName | None = None
     url: WebUrl | None = None
     last_indexed: IndexedAt | None = None
@@ -37,16 +40,16 @@ class UpdateUrlBody(BaseModel):
 
 
 class DeleteUrlQuery(BaseModel):
-    url_id: int
+    url_id: WireId
 
 
 class SavedUrlListQuery(BaseModel):
-    limit: int = Field(default=20, ge=1, le=100)
-    offset: int = Field(default=0, ge=0, le=1_000_000)
+    limit: Int32 = Field(default=20, ge=1, le=100)
+    offset: Int32 = Field(default=0, ge=0, le=1_000_000)
 
 
 class SummarizeUrlBody(BaseModel):
-    content: StrictStr = Field(min_length=1)
+    content: Annotated[WireStr, Strict()] = Field(min_length=1)
 
 
 @bp.post("/end_user/v1/urls/save_url")

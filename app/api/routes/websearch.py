@@ -15,13 +15,14 @@ from app.api.openapi import OPTIONAL_SESSION_ID, documented
 from app.api.session_header import optional_session
 from app.api.validation import parse_body
 from app.chat.websearch import WebSearch, WebSearchResult
+from app.db.wire_types import WireStr
 
 bp = Blueprint("websearch")
 QUERY_CHARS = 2000
 
 
 class WebSearchBody(BaseModel):
-    descriptive_query: str = Field(min_length=1, max_length=QUERY_CHARS)
+    descriptive_query: WireStr = Field(min_length=1, max_length=QUERY_CHARS)
 
     @field_validator("descriptive_query")
     @classmethod

@@ -1,4 +1,4 @@
-"""Uploaded objects: chat images and large chat payloads (PROTOCOL §4.3)."""
+"""Uploaded objects: chat images and large chat payloads (docs/protocol.md §4.3)."""
 
 from __future__ import annotations
 

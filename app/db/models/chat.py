@@ -72,7 +72,7 @@ class Step(Model):
 
 
 class ChatElement(Model):
-    """One item of the rendered history (PROTOCOL §10.2), ordered by id."""
+    """One item of the rendered history (docs/protocol.md §10.2), ordered by id."""
 
     id = fields.BigIntField(primary_key=True)
     team = fields.ForeignKeyField("models.Team", related_name=False, on_delete=fields.CASCADE)
@@ -103,6 +103,7 @@ class ToolUse(Model):
     tool_input = fields.JSONField()
     tool_response = fields.JSONField(null=True)
     status = fields.CharField(max_length=16, default="PENDING")
+    call_index = fields.IntField(default=1)  # which model call of its step asked for it (1-based)
     created_at = fields.DatetimeField(auto_now_add=True)
     answered_at = fields.DatetimeField(null=True)
 
@@ -121,6 +122,7 @@ class TranscriptMessage(Model):
     step = fields.ForeignKeyField("models.Step", related_name=False, null=True, on_delete=fields.SET_NULL)
     role = fields.CharField(max_length=16)
     message = fields.JSONField()
+    answers_call = fields.IntField(null=True)  # a tool-results message: the model call of its step it answers
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -21,6 +21,7 @@ class Repository(Model):
     chunk_count = fields.IntField(default=0)
     error = fields.TextField(null=True)
     progress = fields.JSONField(null=True)
+    index_job = fields.CharField(max_length=32, null=True)  # the queued job this row waits for
     created_at = fields.DatetimeField(auto_now_add=True)
     indexed_at = fields.DatetimeField(null=True)
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
@@ -59,7 +60,7 @@ async def set_pinned_rank(session_id: int, rank: int | None) -> None:
 
 
 async def set_pinned_ranks(ranks: dict[int, int]) -> None:
-    """All or nothing, with bound parameters only (PROTOCOL §11 #4)."""
+    """All or nothing, with bound parameters only (docs/protocol.md §11 #4)."""
     async with in_transaction():
         for session_id, rank in ranks.items():
             await Session.filter(id=session_id).update(pinned_rank=rank)
@@ -102,6 +103,16 @@ async def running_steps(session_id: int) -> list[Step]:
     return await Step.filter(session_id=session_id, status=RUNNING)
 
 
+async def running_steps_started_before(moment: datetime) -> list[Step]:
+    return await Step.filter(status=RUNNING, started_at__lt=moment).order_by("id")
+
+
+async def ended_steps(stream_ids: list[str]) -> dict[str, str]:
+    """stream id -> status of those of `stream_ids` that are no longer RUNNING."""
+    rows = await Step.filter(stream_id__in=stream_ids).exclude(status=RUNNING).values("stream_id", "status")
+    return {row["stream_id"]: row["status"] for row in rows}
+
+
 async def running_step_with_fingerprint(session_id: int | None, fingerprint: str) -> Step | None:
     query = Step.filter(status=RUNNING, request_fingerprint=fingerprint)
     if session_id is not None:
@@ -132,7 +143,12 @@ async def finish_step(
     cost: Any = None,
     model: str | None = None,
     provider: str | None = None,
-) -> None:
+    query_id: int | None = None,
+    query_status: str | None = None,
+    query_summary: str | None = None,
+) -> bool:
+    """End a RUNNING step (and set its query's status with it); False if it had ended already: whoever
+    ended it first (a cancel, a worker settling it) decided its outcome."""
     fields: dict[str, Any] = {"status": status, "end_event": end_event, "ended_at": now()}
     if error is not None:
         fields["error"] = error
@@ -144,17 +160,24 @@ async def finish_step(
         fields["model"] = model
     if provider is not None:
         fields["provider"] = provider
-    # Only a running step finishes: a concurrent cancel has already decided this step's fate.
-    await Step.filter(id=step_id, status=RUNNING).update(**fields)
+    async with in_transaction():
+        if not await Step.filter(id=step_id, status=RUNNING).update(**fields):
+            return False
+        if query_id is not None and query_status is not None:
+            await set_query_status(query_id, query_status, summary=query_summary)
+    return True
 
 
 async def cancel_running_steps(session_id: int) -> list[Step]:
-    steps = await Step.filter(session_id=session_id, status=RUNNING)
-    if steps:
-        await Step.filter(id__in=[s.id for s in steps], status=RUNNING).update(
+    """Mark the session's running steps CANCELLED; returns only those this call cancelled (a step that
+    finished a moment earlier keeps its outcome)."""
+    cancelled = []
+    for step in await Step.filter(session_id=session_id, status=RUNNING):
+        if await Step.filter(id=step.id, status=RUNNING).update(
             status="CANCELLED", end_event="STREAM_ERROR", ended_at=now(), error={"status": "CANCELLED"}
-        )
-    return steps
+        ):
+            cancelled.append(step)
+    return cancelled
 
 
 async def count_model_call(user_query_id: int) -> int:
@@ -200,6 +223,10 @@ async def add_element(
 
 async def session_elements(session_id: int) -> list[ChatElement]:
     return await ChatElement.filter(session_id=session_id).order_by("id")
+
+
+async def step_elements(step_id: int) -> list[ChatElement]:
+    return await ChatElement.filter(step_id=step_id).order_by("id")
 
 
 # --- tool uses ----------------------------------------------------------------------------------------------
@@ -263,8 +290,33 @@ async def transcript(session_id: int) -> list[TranscriptMessage]:
     return await TranscriptMessage.filter(session_id=session_id).order_by("id")
 
 
-async def has_tool_results_for(step_id: int) -> bool:
-    return await TranscriptMessage.filter(step_id=step_id, role="tool").exists()
+async def answered_calls(step_id: int) -> set[int]:
+    """The model calls of a step whose tool calls already have their results message."""
+    rows = await TranscriptMessage.filter(step_id=step_id, answers_call__isnull=False).values_list(
+        "answers_call", flat=True
+    )
+    return {int(r) for r in rows}
+
+
+async def append_tool_results(
+    *, team_id: int, session_id: int, user_query_id: int, step_id: int, call_index: int, message: dict[str, Any]
+) -> bool:
+    """The results message of one model call, at most once (a unique index decides between racing
+    workers); False if it was there already. Safe inside a caller's transaction (a savepoint)."""
+    try:
+        async with in_transaction():
+            await TranscriptMessage.create(
+                team_id=team_id,
+                session_id=session_id,
+                role="tool",
+                message=message,
+                user_query_id=user_query_id,
+                step_id=step_id,
+                answers_call=call_index,
+            )
+    except IntegrityError:
+        return False
+    return True
 
 
 async def session_attachments(session_id: int) -> dict[int, Attachment]:

@@ -2,27 +2,77 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.db.models import Chunk, CodeFile, Repository
 from app.db.repositories.chat import now
 
 INDEXED_DIMENSIONS = {384, 1536}  # dimensions with an HNSW expression index (migrations 0001, 0006)
+ACTIVE = ("PENDING", "CLONING", "INDEXING")  # a job is queued or running
 
 
 async def get_or_create_repository(*, team_id: int, name: str, source: str, source_kind: str) -> Repository:
     repo = await Repository.get_or_none(team_id=team_id, name=name)
-    if repo is not None:
-        if repo.source != source or repo.source_kind != source_kind:
-            await Repository.filter(id=repo.id).update(source=source, source_kind=source_kind)
-            repo.source, repo.source_kind = source, source_kind
-        return repo
-    return await Repository.create(team_id=team_id, name=name, source=source, source_kind=source_kind)
+    if repo is None:
+        try:
+            return await Repository.create(team_id=team_id, name=name, source=source, source_kind=source_kind)
+        except IntegrityError:  # created concurrently
+            repo = await Repository.get(team_id=team_id, name=name)
+    if repo.source != source or repo.source_kind != source_kind:
+        await Repository.filter(id=repo.id).update(source=source, source_kind=source_kind)
+        repo.source, repo.source_kind = source, source_kind
+    return repo
+
+
+async def claim_index_job(
+    *, team_id: int, name: str, source: str, source_kind: str, force: bool
+) -> tuple[Repository, bool]:
+    """Claim one new indexing job for the repository (created if new): (the row, True) with the row PENDING
+    for it, or (the row unchanged, False) when a job is already queued or running, or a concurrent request
+    claimed it first.
+
+    The claim is one conditional update, so of two concurrent requests exactly one wins. `force` claims a
+    row whose job seems lost, but still only against the job this request saw: two forced requests at once
+    also queue one job.
+    """
+    job = uuid.uuid4().hex
+    fields = {"source": source, "source_kind": source_kind, "status": "PENDING", "progress": None, "error": None}
+    existing = await Repository.get_or_none(team_id=team_id, name=name)
+    if existing is None:
+        try:
+            return await Repository.create(team_id=team_id, name=name, index_job=job, **fields), True
+        except IntegrityError:  # another request created (and so claimed) it a moment ago
+            return await Repository.get(team_id=team_id, name=name), False
+    query = Repository.filter(id=existing.id)
+    if force:
+        query = query.filter(index_job=existing.index_job) if existing.index_job else query.filter(index_job=None)
+    else:
+        query = query.exclude(status__in=ACTIVE)
+    claimed = bool(await query.update(index_job=job, **fields))
+    return await Repository.get(id=existing.id), claimed
+
+
+async def repository(repo_id: int) -> Repository | None:
+    return await Repository.get_or_none(id=repo_id)
+
+
+async def fail_index_job(repo_id: int, job: str | None, error: str) -> bool:
+    """Mark the row FAILED if it still waits for `job` (None: whatever job it waits for); True if it did."""
+    query = Repository.filter(id=repo_id, status__in=ACTIVE)
+    if job is not None:
+        query = query.filter(index_job=job)
+    return bool(await query.update(status="FAILED", error=error))
+
+
+async def save_progress(repo_id: int, snapshot: dict[str, Any]) -> None:
+    await Repository.filter(id=repo_id).update(progress=snapshot)
 
 
 async def list_repositories(team_id: int) -> list[Repository]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from app.db.models import ApiToken, Membership, Team, User
@@ -42,12 +44,15 @@ async def find_token(token_hash: str) -> ApiToken | None:
     return await ApiToken.filter(token_hash=token_hash).select_related("user", "team").first()
 
 
-async def record_rotation(old: ApiToken, replacement: dict[str, object], now: datetime) -> ApiToken:
-    """Create the replacement of `old` once, even when several workers rotate it at the same moment."""
+async def record_rotation(old: ApiToken, replacement: dict[str, object], now: datetime) -> ApiToken | None:
+    """Create the replacement of `old` once, even when several workers rotate it at the same moment; None if
+    `old` has been revoked (its chain with it: there must be no replacement to hand out)."""
     async with in_transaction():
         locked = await ApiToken.filter(id=old.id).select_for_update().first()
         if locked is None:
             raise LookupError("token vanished during rotation")
+        if locked.revoked_at is not None:  # revoked while this request was deciding to rotate it
+            return None
         if locked.replaced_by_id is not None:  # another request rotated it first: same derived token
             return await ApiToken.get(id=locked.replaced_by_id)
         new = await ApiToken.create(**replacement)
@@ -66,11 +71,12 @@ async def list_tokens(email: str | None = None) -> list[ApiToken]:
     return await query
 
 
-async def revoke_token_hash(token_hash: str, now: datetime) -> None:
-    await ApiToken.filter(token_hash=token_hash, revoked_at__isnull=True).update(revoked_at=now)
+async def revoke_token_hash(token_hash: str, now: datetime) -> int:
+    return await _revoke_chains(ApiToken.filter(token_hash=token_hash), now)
 
 
 async def revoke_tokens(*, prefix: str | None = None, email: str | None = None, now: datetime) -> int:
+    """Revoke the matching tokens and every token of their rotation chains; returns how many were revoked."""
     query = ApiToken.filter(revoked_at__isnull=True)
     if prefix:
         query = query.filter(prefix=prefix)
@@ -79,7 +85,30 @@ async def revoke_tokens(*, prefix: str | None = None, email: str | None = None, 
         if user is None:
             return 0
         query = query.filter(user_id=user.id)
-    return await query.update(revoked_at=now)
+    return await _revoke_chains(query, now)
+
+
+async def _revoke_chains(matched: QuerySet[ApiToken], now: datetime) -> int:
+    """Revoke `matched` and, transitively, the tokens they replaced and were replaced by.
+
+    A rotation's old token hands out its replacement during the overlap, and the replacement is the same
+    credential renewed: revoking either alone would leave the other usable. Rows are locked as the chain
+    is walked, so a rotation racing this either finishes first (and its new token is found here) or sees
+    its token revoked and creates nothing.
+    """
+    async with in_transaction():
+        chain: set[int] = set()
+        frontier = {row.id for row in await matched.select_for_update()}
+        while frontier:
+            chain |= frontier
+            ids = list(frontier)
+            linked = await ApiToken.filter(Q(id__in=ids) | Q(replaced_by_id__in=ids)).select_for_update()
+            neighbours = {row.id for row in linked}
+            neighbours |= {row.replaced_by_id for row in linked if row.replaced_by_id is not None}
+            frontier = neighbours - chain
+        if not chain:
+            return 0
+        return await ApiToken.filter(id__in=list(chain), revoked_at__isnull=True).update(revoked_at=now)
 
 
 async def current_expiry(token_id: int) -> datetime | None:

@@ -32,7 +32,7 @@ from app.llm.types import (
 )
 from app.runtime.settings import ModelRoute
 
-MAX_RAW_CHARS = 4096  # raw payloads of malformed calls are truncated (PROTOCOL §5.5)
+MAX_RAW_CHARS = 4096  # raw payloads of malformed calls are truncated (docs/protocol.md §5.5)
 
 
 @dataclass(frozen=True)

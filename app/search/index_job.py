@@ -1,0 +1,94 @@
+"""The `index_repository` background job: index a repository row's source and record the outcome on the row.
+
+A row names the one job it waits for (`index_job`); a job that is not that one was superseded (a forced
+re-queue) and does nothing, so a stale delivery can neither index beside the current job nor fail it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from app.db.repositories import code as store
+from app.errors import AdjutantError
+from app.runtime.redaction import redact_url
+from app.search.indexer import Progress
+from app.search.service import SearchService
+
+KIND = "index_repository"
+log = logging.getLogger("adjutant.search")
+
+
+def job_payload(repository_id: int, job: str | None) -> dict[str, Any]:
+    return {"repository_id": repository_id, "job": job}
+
+
+class IndexJobs:
+    """Runs index jobs for the queue, and records the failure of one the queue gave up."""
+
+    def __init__(self, service: SearchService) -> None:
+        self.service = service
+
+    async def run(self, payload: dict[str, Any]) -> None:
+        repo = await store.repository(int(payload["repository_id"]))
+        if repo is None:
+            return
+        job = payload.get("job")
+        if job is not None and repo.index_job != job:
+            log.info("index job %s for repository %s was superseded; skipping it", job, repo.id)
+            return
+        saver = ProgressSaver(repo.id)
+        try:
+            if repo.source_kind == "git":
+                await store.set_status(repo.id, "CLONING", error=None)
+                await self.service.index_git(repo.source, team_id=repo.team_id, name=repo.name, on_progress=saver)
+            else:
+                await self.service.index_path(
+                    Path(repo.source), team_id=repo.team_id, name=repo.name, on_progress=saver
+                )
+        except AdjutantError as exc:
+            # An expected failure with a reason safe to show (a refused host, a failed clone, a cap).
+            await saver.settle()
+            await store.set_status(repo.id, "FAILED", error=redact_url(exc.detail)[:2000])
+            log.info("indexing repository %s failed: %s", repo.id, exc.detail)
+            return
+        except Exception as exc:
+            # The indexer records its own failures; this also covers what runs before it.
+            await saver.settle()
+            await store.set_status(repo.id, "FAILED", error=redact_url(f"{exc.__class__.__name__}: {exc}")[:2000])
+            raise
+        await saver.settle()
+
+    async def give_up(self, payload: dict[str, Any], deliveries: int) -> None:
+        await store.fail_index_job(
+            int(payload["repository_id"]),
+            payload.get("job"),
+            f"indexing was interrupted {deliveries - 1} times (its worker stopped each time, e.g. out of memory) "
+            "and is not retried; post the repository again to retry",
+        )
+
+
+class ProgressSaver:
+    """Writes indexing progress to the repository row at most once a second, without blocking indexing."""
+
+    def __init__(self, repo_id: int) -> None:
+        self.repo_id = repo_id
+        self.last = 0.0
+        self.pending: set[asyncio.Task[object]] = set()
+
+    def __call__(self, progress: Progress) -> None:
+        now = time.monotonic()
+        if now - self.last < 1.0:
+            return
+        self.last = now
+        task = asyncio.get_running_loop().create_task(store.save_progress(self.repo_id, progress.as_dict()))
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+
+    async def settle(self) -> None:
+        """Wait for writes in flight, so a late one cannot overwrite the final status's progress."""
+        if self.pending:
+            await asyncio.gather(*self.pending, return_exceptions=True)
