@@ -10,8 +10,10 @@ from sanic import Request, Sanic
 from sanic.handlers import ErrorHandler
 
 from app.api.envelopes import error_response
+from app.db.connection import is_unavailable
 from app.errors import (
     AdjutantError,
+    DatabaseUnavailable,
     InputTokenLimitExceeded,
     InternalError,
     InvalidRequest,
@@ -47,6 +49,8 @@ def to_adjutant_error(exc: BaseException) -> AdjutantError:
         return ServiceUnavailable("service unavailable")
     if isinstance(exc, sanic_exc.RequestTimeout):
         return InvalidRequest("request timed out")
+    if is_unavailable(exc):
+        return DatabaseUnavailable("the database is unavailable; nothing was changed, try again shortly")
     return InternalError("internal error")
 
 

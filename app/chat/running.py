@@ -198,6 +198,12 @@ class RunningSteps:
                 await asyncio.sleep(min(1.0, self.heartbeat_s))
 
     async def _beat(self) -> None:
+        failing = {"redis": False, "database": False}  # an outage is logged once, not at every beat
+
+        def trouble(what: str, exc: Exception) -> None:
+            log.warning("step heartbeat: %s unavailable (%s)", what, exc, exc_info=not failing[what])
+            failing[what] = True
+
         while True:
             await asyncio.sleep(self.heartbeat_s)
             stream_ids = list(self.steps)
@@ -209,13 +215,15 @@ class RunningSteps:
                         pipe.set(self.alive_key(stream_id), "1", px=self._ttl_ms())
                         pipe.exists(self.cancel_key(stream_id))
                     replies = await pipe.execute()
+                failing["redis"] = False
                 self.stop_local([s for s, hit in zip(stream_ids, replies[1::2], strict=True) if hit], "cancelled")
-            except RedisError:
-                log.warning("step heartbeat failed", exc_info=True)
+            except RedisError as exc:
+                trouble("redis", exc)
             try:
                 ended = await repo.ended_steps(stream_ids)
-            except Exception:  # the database is away: the steps find out when they next write
-                log.warning("could not check the state of running steps", exc_info=True)
+                failing["database"] = False
+            except Exception as exc:  # noqa: BLE001 - the database is away: the steps find out when they next write
+                trouble("database", exc)
                 continue
             for stream_id, status in ended.items():
                 self.stop_local([stream_id], "cancelled" if status == "CANCELLED" else "settled")

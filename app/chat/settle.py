@@ -66,8 +66,8 @@ class StepSettler:
             try:
                 if not await self.running.is_alive(stream_id):
                     await self.settle_stream(stream_id)
-            except Exception:  # checked again next time; the relay itself is unaffected
-                log.warning("could not check step %s", stream_id, exc_info=True)
+            except Exception as exc:  # noqa: BLE001 - checked again next time; the relay itself is unaffected
+                log.info("could not check step %s (%s)", stream_id, exc)
 
     # --- the periodic sweep (also at start) -----------------------------------------------------------------
 
@@ -87,11 +87,14 @@ class StepSettler:
         return len(steps)
 
     async def _sweep_forever(self) -> None:
+        failing = False  # an outage is logged once, not every round
         while True:
             try:
                 await self.sweep()
-            except Exception:  # the database or Redis is away: next round
-                log.warning("settling lost steps failed", exc_info=True)
+                failing = False
+            except Exception as exc:  # the database or Redis is away: next round
+                log.warning("settling lost steps failed (%s)", exc, exc_info=not failing)
+                failing = True
             await asyncio.sleep(self.interval_s)
 
     # --- the two repairs ------------------------------------------------------------------------------------

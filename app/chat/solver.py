@@ -126,6 +126,7 @@ class QuerySolver:
             await relay(stream_id, after, send, buffer=self.buffer, hub=self.hub, local=local)
         finally:
             watchdog.cancel()
+            await asyncio.gather(watchdog, return_exceptions=True)
 
     async def accept(self, raw: Any, caller: Caller) -> Answer:
         try:

@@ -25,9 +25,10 @@ from app.chat.blocks import BlockWriter
 from app.chat.running import RunningStep, RunningSteps
 from app.chat.step_stream import LiveHub, StepBuffer, StepEmitter
 from app.chat.wire import TOOL_USE_ID
+from app.db.connection import is_unavailable
 from app.db.models import Session, Step, UserQuery
 from app.db.repositories import chat as repo
-from app.errors import StoreUnavailable
+from app.errors import DatabaseUnavailable, StoreUnavailable
 from app.llm import errors as llm_errors
 from app.llm.providers.base import MAX_RAW_CHARS
 from app.llm.registry import ModelRegistry, RegisteredModel
@@ -463,11 +464,10 @@ class _StepRun:
     ) -> None:
         await self.emitter.drain()
         self.emitter.raise_if_failed()  # what was shown must be resumable, or the step fails instead
-        if not await self._record_end(status, ending[-1][0], query_status=query_status, query_summary=query_summary):
-            return await self._lost_the_race()
-        self.entry.concluded = True
         for kind, content in ending:
             self.emitter.emit(kind, content)
+        await self.emitter.drain()
+        await self._record_end(status, ending[-1][0], query_status=query_status, query_summary=query_summary)
 
     async def _record_end(self, status: str, end_event: str, error: dict[str, Any] | None = None, **query: Any) -> bool:
         cost = self.plan.model.prices.cost(self.usage) if self.usage != Usage() else None
@@ -504,7 +504,10 @@ class _StepRun:
         self.emitter.emit("STREAM_ERROR", status=status, message=message, **extra)
 
     async def fail_with(self, exc: BaseException) -> None:
-        if not isinstance(exc, (llm_errors.LLMError, StepFailed, TimeoutError, StoreUnavailable)):
+        if is_unavailable(exc):
+            log.warning("step %s failed: the database is unavailable (%s)", self.plan.step.stream_id, exc)
+            exc = DatabaseUnavailable("the database is unavailable")
+        elif not isinstance(exc, (llm_errors.LLMError, StepFailed, TimeoutError, StoreUnavailable)):
             log.error("step %s failed", self.plan.step.stream_id, exc_info=exc)
         status, message, extra = stream_error(
             exc, self.model_name, self.provider, self.runner.registry, query=self.plan.query.text

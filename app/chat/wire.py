@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from app.db.ownership import parse_id
-from app.db.wire_types import WireId, WireStr
+from app.db.wire_types import WireStr
 from app.errors import InvalidRequest
 from app.tools.client_tools import ClientTool, ToolFlags
 
@@ -40,7 +40,7 @@ class ToolResponse(Loose):
 
 
 class AttachmentRef(Loose):
-    attachment_id: WireId
+    attachment_id: int
 
 
 class ChatRequest(Loose):
@@ -113,7 +113,7 @@ class ResumeRequest(Loose):
 
 class PayloadAttachment(Loose):
     type: Literal["PAYLOAD_ATTACHMENT"]
-    attachment_id: WireId
+    attachment_id: int
 
 
 def classify(raw: Any, *, allow_attachment: bool = True) -> tuple[RequestKind, BaseModel]:

@@ -122,7 +122,7 @@ def token_revoke(
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Revoke tokens; requests with them are rejected from then on."""
+    """Revoke tokens, each with its whole rotation chain; requests with them are rejected from then on."""
     settings = settings_from_cli(data_dir, config)
     service = TokenService(settings.auth)
     count = run_on_database(settings, partial(service.revoke, prefix=prefix, email=email))

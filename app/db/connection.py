@@ -8,6 +8,7 @@ import asyncpg
 from pgvector.asyncpg import register_vector
 from tortoise import Tortoise
 from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.exceptions import DBConnectionError
 
 from app.runtime.settings import DatabaseSettings
 
@@ -36,6 +37,31 @@ def tortoise_config(database_url: str, settings: DatabaseSettings) -> dict[str, 
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+# What an unreachable, stopping or restarting server raises, from asyncpg, from Tortoise, or from the socket.
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.InterfaceError,
+    DBConnectionError,
+    ConnectionRefusedError,
+    ConnectionResetError,
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) says the database cannot be reached right now."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, UNAVAILABLE_ERRORS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 async def open_database(database_url: str, settings: DatabaseSettings) -> None:

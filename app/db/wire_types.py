@@ -73,9 +73,6 @@ Int32 = Annotated[int, Within(INT32_MIN, INT32_MAX)]
 Int64 = Annotated[int, Within(INT64_MIN, INT64_MAX)]
 """An integer that fits a BIGINT column (sizes, timestamps)."""
 
-WireId = Annotated[int, Within(1, MAX_WIRE_ID - 1)]
-"""A row id as clients send it: a positive integer below 2^53."""
-
 WireIdText = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,15}$")]
 """A row id written as text (JSON object keys, query strings): ASCII digits only."""
 

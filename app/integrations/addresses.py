@@ -46,6 +46,11 @@ def normalise_host(host: str) -> str:
         return host
     except ValueError:
         pass
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")  # an international name, as DNS spells it
+        except UnicodeError:
+            raise AddressRefused("not a host name or IP address") from None
     labels = host.split(".")
     if not host or len(host) > 253 or not all(HOST_LABEL.match(label) for label in labels):
         raise AddressRefused("not a host name or IP address")

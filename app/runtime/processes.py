@@ -85,7 +85,10 @@ class HolderFile:
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on `port`; connections of a server that just stopped, lingering in
+    TIME_WAIT, do not count (servers bind with SO_REUSEADDR), so a restart keeps its remembered port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

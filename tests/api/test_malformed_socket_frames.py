@@ -125,14 +125,14 @@ async def test_ids_in_frames_that_do_not_fit_change_nothing(world: World):
         # Not an id = absent (§0); tool responses without a session have none to answer.
         frames = await answer_to(ws, json.dumps({"session_id": session_id, "batch_tool_responses": tools}))
         assert request_error(frames)[0] == "SESSION_NOT_FOUND"
-    for payload in (
-        {"type": "PAYLOAD_ATTACHMENT", "attachment_id": "²"},
-        {"type": "PAYLOAD_ATTACHMENT", "attachment_id": 2**63},
-        {"query": "look", "attachments": [{"attachment_id": 2**63}]},
-        {"query": "look", "attachments": [{"attachment_id": "9223372036854775808"}]},
-        {"resume_query_id": "0" * 32, "resume_offset_id": "١٢-٣"},
+    for payload, status in (
+        ({"type": "PAYLOAD_ATTACHMENT", "attachment_id": "²"}, "INVALID_REQUEST"),
+        ({"type": "PAYLOAD_ATTACHMENT", "attachment_id": 2**63}, "ATTACHMENT_NOT_FOUND"),  # like a foreign id
+        ({"type": "PAYLOAD_ATTACHMENT", "attachment_id": "9223372036854775808"}, "ATTACHMENT_NOT_FOUND"),
+        ({"query": "look", "attachments": [{"attachment_id": "١٢"}]}, "INVALID_REQUEST"),
+        ({"resume_query_id": "0" * 32, "resume_offset_id": "١٢-٣"}, "INVALID_REQUEST"),
     ):
-        assert request_error(await answer_to(ws, json.dumps(payload)))[0] == "INVALID_REQUEST", payload
+        assert request_error(await answer_to(ws, json.dumps(payload)))[0] == status, payload
     await still_serving(ws)
     await ws.close()
     assert await world.state() == before

@@ -9,7 +9,7 @@ import time
 import pytest
 from pydantic import BaseModel, Field, ValidationError
 
-from app.db.wire_types import MAX_JSON_DEPTH, Int32, WireId, WireStr, decode_json, nesting_depth
+from app.db.wire_types import MAX_JSON_DEPTH, Int32, Int64, WireStr, decode_json, nesting_depth
 from app.errors import InvalidRequest
 
 
@@ -70,7 +70,7 @@ class Page(BaseModel):
     limit: Int32 = Field(default=20, ge=1, le=100)
     offset: Int32 = 0
     rank: Int32 | None = Field(default=None, ge=0, le=10_000)
-    id: WireId | None = None
+    size: Int64 | None = None
     name: WireStr | None = Field(default=None, max_length=8)
 
 
@@ -83,9 +83,9 @@ class Page(BaseModel):
         {"offset": -(2**31) - 1},
         {"rank": 10_001},
         {"rank": 2**63},
-        {"id": 0},
-        {"id": 2**53},
-        {"id": "²"},
+        {"size": 2**63},
+        {"size": -(2**63) - 1},
+        {"size": "²"},
         {"name": "a\x00"},
         {"name": "\ud800"},
         {"name": "x" * 9},
@@ -101,5 +101,5 @@ def test_bounded_types_keep_the_tighter_bound_in_the_schema():
     assert (properties["limit"]["minimum"], properties["limit"]["maximum"]) == (1, 100)
     assert (properties["offset"]["minimum"], properties["offset"]["maximum"]) == (-(2**31), 2**31 - 1)
     assert properties["rank"]["anyOf"][0] == {"type": "integer", "minimum": 0, "maximum": 10_000}
-    assert properties["id"]["anyOf"][0] == {"type": "integer", "minimum": 1, "maximum": 2**53 - 1}
-    assert Page.model_validate({"limit": 100, "offset": 2**31 - 1, "id": 2**53 - 1, "name": "😀"}).id == 2**53 - 1
+    assert properties["size"]["anyOf"][0] == {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
+    assert Page.model_validate({"limit": 100, "offset": 2**31 - 1, "size": 2**63 - 1, "name": "😀"}).size == 2**63 - 1

@@ -13,7 +13,7 @@ from app.api.envelopes import success
 from app.api.openapi import documented
 from app.api.routes.local_binary import rate_limit
 from app.api.validation import parse_body, parse_query
-from app.db.wire_types import Int32, WireId, WireStr
+from app.db.wire_types import Int32, WireStr
 from app.errors import PayloadTooLarge
 from app.extension import saved_urls, url_summary
 from app.extension.saved_urls import IndexedAt, SavedUrl, SavedUrlPage, UrlName, WebUrl
@@ -32,7 +32,7 @@ class SaveUrlBody(BaseModel):
 class UpdateUrlBody(BaseModel):
     """Null or absent fields stay as they are."""
 
-    id: WireId
+    id: int  # beyond the id range: not found, like a foreign id (docs/protocol.md §0)
     name: UrlName | None = None
     url: WebUrl | None = None
     last_indexed: IndexedAt | None = None
@@ -40,7 +40,7 @@ class UpdateUrlBody(BaseModel):
 
 
 class DeleteUrlQuery(BaseModel):
-    url_id: WireId
+    url_id: int
 
 
 class SavedUrlListQuery(BaseModel):

@@ -39,8 +39,8 @@ async def claim_index_job(
     claimed it first.
 
     The claim is one conditional update, so of two concurrent requests exactly one wins. `force` claims a
-    row whose job seems lost, but still only against the job this request saw: two forced requests at once
-    also queue one job.
+    row whose job seems lost, but only against the job this request saw (of forced requests that saw the
+    same job, one wins); the job it replaces finds itself superseded and does nothing.
     """
     job = uuid.uuid4().hex
     fields = {"source": source, "source_kind": source_kind, "status": "PENDING", "progress": None, "error": None}
