@@ -46,7 +46,9 @@ class RunningStep:
     stopped: StopReason | None = None
     on_cancel: Callable[[], None] | None = None  # runs synchronously, before the task is cancelled
     done: asyncio.Event = field(default_factory=asyncio.Event)
-    concluded: bool = False  # its row records the ending its runner chose: nothing may stop it any more
+    # Its runner is recording its ending: the row's conditional update decides between that ending and a
+    # cancel, and the runner carries out whichever won, so nothing may stop it from outside any more.
+    concluding: bool = False
 
     @property
     def cancelled(self) -> bool:
@@ -163,7 +165,7 @@ class RunningSteps:
         count = 0
         for stream_id in stream_ids:
             step = self.steps.get(stream_id)
-            if step is None or step.stopped is not None or step.concluded:
+            if step is None or step.stopped is not None or step.concluding:
                 continue
             step.stopped = reason
             if step.on_cancel is not None and reason == "cancelled":

@@ -464,10 +464,11 @@ class _StepRun:
     ) -> None:
         await self.emitter.drain()
         self.emitter.raise_if_failed()  # what was shown must be resumable, or the step fails instead
+        self.entry.concluding = True
+        if not await self._record_end(status, ending[-1][0], query_status=query_status, query_summary=query_summary):
+            return await self._lost_the_race()
         for kind, content in ending:
             self.emitter.emit(kind, content)
-        await self.emitter.drain()
-        await self._record_end(status, ending[-1][0], query_status=query_status, query_summary=query_summary)
 
     async def _record_end(self, status: str, end_event: str, error: dict[str, Any] | None = None, **query: Any) -> bool:
         cost = self.plan.model.prices.cost(self.usage) if self.usage != Usage() else None
@@ -495,10 +496,10 @@ class _StepRun:
         except Exception:  # the database is away: the settler rebuilds it from the buffer
             log.warning("step %s: could not store its partial output", self.plan.step.stream_id, exc_info=True)
         error = {"status": status, "message": message}
+        self.entry.concluding = True
         try:
             if not await self._record_end("FAILED", "STREAM_ERROR", error):
                 return await self._lost_the_race()
-            self.entry.concluded = True
         except Exception:  # the error below still reaches the client; the row is settled later
             log.warning("step %s: could not record its failure", self.plan.step.stream_id, exc_info=True)
         self.emitter.emit("STREAM_ERROR", status=status, message=message, **extra)

@@ -333,7 +333,8 @@ async def test_a_server_killed_mid_step_ends_the_resumed_answer_with_one_error_l
         "connection lost; reconnecting…",
         "adjutant: INTERNAL_ERROR: The server running this step stopped",
     ]
-    assert settled_after_s < 20 + 5 + 5, "within the heartbeat's lifetime plus one orphan check"
+    print(f"\nkill -9 with default liveness settings: the resumed answer ended {settled_after_s:.2f} s later")
+    assert settled_after_s < 5 + 1.5 + 2, "within the heartbeat's lifetime (5 s), one watchdog beat and a reconnect"
 
 
 async def test_a_server_that_stays_away_is_one_line_after_bounded_retries(deployment, tmp_path):

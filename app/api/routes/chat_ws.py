@@ -234,7 +234,11 @@ class ChatConnection:
         try:
             await self.solver.follow(stream_id, after, self.send)
         except (ConnectionClosed, WebsocketClosed):
-            log.debug("relay of %s ended with its connection", stream_id)
+            close = self.ws.ws_proto.close_rcvd
+            if close is not None and close.code in (1000, 1001):
+                log.debug("relay of %s ended with its connection", stream_id)
+            else:  # the step keeps running for a resume, but a follower lost mid-stream is worth seeing
+                log.warning("relay of %s lost its connection (%s)", stream_id, close or "no close frame")
         except Exception as exc:
             # The step may still finish (and be resumed), but this follower must not wait forever for its end.
             if isinstance(exc, StoreUnavailable):
