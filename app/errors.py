@@ -30,6 +30,10 @@ class AdjutantError(Exception):
         """Per-item error descriptions for `error.errors`."""
         return [{"message": self.detail}]
 
+    def retry_after_header(self) -> int | None:
+        """Whole seconds for an HTTP `Retry-After` header, where the error has one."""
+        return None
+
 
 class ConfigError(Exception):
     """Invalid configuration; raised at start-up and printed as one readable line."""
@@ -145,6 +149,13 @@ class PayloadTooLarge(AdjutantError):
     http_status = 413
 
 
+class TooManyStreams(AdjutantError):
+    """A connection already follows as many steps as it may; nothing was started."""
+
+    code = "TOO_MANY_STREAMS"
+    http_status = 429
+
+
 class RateLimited(AdjutantError):
     code = "RATE_LIMITED"
     http_status = 429
@@ -152,6 +163,9 @@ class RateLimited(AdjutantError):
     def __init__(self, retry_after: int, detail: str | None = None) -> None:
         super().__init__(detail or f"Rate limited; retry after {retry_after} s")
         self.retry_after = retry_after
+
+    def retry_after_header(self) -> int | None:
+        return self.retry_after
 
 
 class IndexingFailed(AdjutantError):
@@ -193,28 +207,135 @@ class DatabaseUnavailable(StoreUnavailable):
     """PostgreSQL cannot be reached."""
 
 
-# --- model calls (the LLM layer's typed errors, as they reach HTTP clients) ---------------------------------
+# --- chat requests (docs/protocol.md §5.7 request-level STREAM_ERROR statuses) --------------------------------
 
 
-class LLMThrottled(AdjutantError):
-    code = "LLM_THROTTLED"
-    http_status = 429
-
-    def __init__(self, detail: str, *, retry_after: float | None, meta: dict[str, Any]) -> None:
-        super().__init__(detail, meta=meta)
-        self.retry_after = None if retry_after is None else max(1, round(retry_after))
+class SessionBusy(AdjutantError):
+    code = "SESSION_BUSY"
+    http_status = 409
 
 
-class InputTokenLimitExceeded(AdjutantError):
-    code = "INPUT_TOKEN_LIMIT_EXCEEDED"
+class InvalidToolResponse(AdjutantError):
+    code = "INVALID_TOOL_RESPONSE"
     http_status = 422
 
 
-class ProviderFailure(AdjutantError):
+class ResumeNotPossible(AdjutantError):
+    code = "RESUME_NOT_POSSIBLE"
+    http_status = 404
+
+
+# --- model calls ---------------------------------------------------------------------------------------------
+#
+# The router retries and falls back on `retryable` ones before any output; after output has started they
+# become an `ErrorEvent`, never a normal finish. `kind` is the event's `error_kind` (app.llm.types.ErrorKind).
+
+
+class LLMError(AdjutantError):
+    """A model call failed; `model` and `provider` name where, once known."""
+
     code = "PROVIDER_ERROR"
     http_status = 502
+    kind: str = "provider"
+    retryable = False
+
+    def __init__(self, message: str, *, model: str | None = None, provider: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.model = model
+        self.provider = provider
+
+    def located(self, *, model: str, provider: str) -> LLMError:
+        """Name the model and provider that failed, if the adapter did not."""
+        self.model = self.model or model
+        self.provider = self.provider or provider
+        return self
+
+    @property
+    def meta(self) -> dict[str, Any] | None:  # type: ignore[override]
+        # Computed when read: the router locates an error after it was raised. An error raised outside the
+        # model layer (nothing located) carries no meta, as before the hierarchies were one.
+        if self.model is None and self.provider is None:
+            return None
+        return {"model": self.model, "provider": self.provider} | self._meta_extra()
+
+    @meta.setter
+    def meta(self, value: dict[str, Any] | None) -> None:
+        pass  # always derived from the error's own fields
+
+    def _meta_extra(self) -> dict[str, Any]:
+        return {}
 
 
-class ModelUnavailable(AdjutantError):
+class Throttled(LLMError):
+    """HTTP 429 / rate or quota limits; `retry_after` in seconds when the provider said."""
+
+    code = "LLM_THROTTLED"
+    http_status = 429
+    kind = "throttled"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **where: str | None) -> None:
+        super().__init__(message, **where)
+        self.retry_after = retry_after
+
+    def retry_after_header(self) -> int | None:
+        return None if self.retry_after is None else max(1, round(self.retry_after))
+
+    def _meta_extra(self) -> dict[str, Any]:
+        return {"retry_after": self.retry_after}
+
+
+class InputTokenLimitExceeded(LLMError):
+    code = "INPUT_TOKEN_LIMIT_EXCEEDED"
+    http_status = 422
+    kind = "token_limit"
+
+    def __init__(self, current: int, maximum: int, **where: str | None) -> None:
+        super().__init__(f"input of ~{current} tokens exceeds the model's limit of {maximum}", **where)
+        self.current = current
+        self.maximum = maximum
+
+    def _meta_extra(self) -> dict[str, Any]:
+        return {"current_tokens": self.current, "max_tokens": self.maximum}
+
+
+class ProviderError(LLMError):
+    """Anything else the provider reports; 5xx, overload and connection failures are retryable."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retryable: bool = False, **where: str | None
+    ) -> None:
+        super().__init__(message, **where)
+        self.status = status
+        self.retryable = retryable
+
+
+class LLMTimeout(ProviderError):
+    kind = "timeout"
+
+    def __init__(self, message: str, **where: str | None) -> None:
+        super().__init__(message, retryable=True, **where)
+
+
+class MalformedToolCall(LLMError):
+    kind = "malformed"
+
+    def __init__(self, reason: str, raw: str, **where: str | None) -> None:
+        super().__init__(reason, **where)
+        self.raw = raw
+
+
+class ModelUnavailable(LLMError):
+    """The model is not configured, or its provider has no credentials or is not installed."""
+
     code = "MODEL_UNAVAILABLE"
     http_status = 503
+
+
+class ModelStreamFailed(LLMError):
+    """The model stream reported an error event after output had started (the router's `ErrorEvent`)."""
+
+    def __init__(self, event: Any) -> None:
+        super().__init__(event.message, model=event.model, provider=event.provider)
+        self.event = event

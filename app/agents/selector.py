@@ -43,6 +43,8 @@ async def select_agent(
     timeout_s: float = 2.0,
     agents: tuple[Agent, ...] = AGENTS,
 ) -> Selection:
+    """Which agent answers a query: an explicit prefix, then the rules (write mode, edit or question words);
+    only when they cannot decide is `classify` (a helper-model call, at most `timeout_s`) asked."""
     query = context.query
     explicit = EXPLICIT.match(query)
     if explicit:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 from functools import partial
+from typing import Any
 
 from sanic import Sanic
 
@@ -87,6 +88,28 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
         HTTP_AUTO_HEAD=False,
         HTTP_AUTO_OPTIONS=False,
     )
+    build_services(app, settings, redactor)
+    install_routes(app)
+
+    @app.before_server_start
+    async def open_resources(app: Sanic) -> None:
+        await open_stores(app, settings)
+        await start_background(app, settings)
+        start_chat(app, settings, redactor)
+
+    @app.before_server_stop
+    async def stop_steps(app: Sanic) -> None:
+        await stop_background(app, settings)
+
+    @app.after_server_stop
+    async def close_resources(app: Sanic) -> None:
+        await close_stores(app)
+
+    return app
+
+
+def build_services(app: Sanic, settings: Settings, redactor: Any) -> None:
+    """What needs no connection: the model registry and router, server tools, search, config snapshots."""
     app.ctx.settings = settings
     app.ctx.version = __version__
     app.ctx.models = ModelRegistry(settings.llm, settings.providers)
@@ -100,6 +123,9 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
     app.ctx.tokens = TokenService(settings.auth)
     app.ctx.redactor = redactor
 
+
+def install_routes(app: Sanic) -> None:
+    """Error handling, guards, validation, the OpenAPI document and every blueprint."""
     errors.install(app)
     guards.install(app)
     validation.install(app)
@@ -125,77 +151,83 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
     ):
         app.blueprint(blueprint)
 
-    @app.before_server_start
-    async def open_resources(app: Sanic) -> None:
-        init_sentry(settings.sentry, redactor, release=__version__)
-        await open_database(settings.database.url, settings.database)
-        app.ctx.redis = await open_redis(settings.redis.url)
-        app.ctx.login_bindings = LoginBindings(
-            app.ctx.redis, settings.redis.key_prefix, settings.auth.login_binding_ttl_minutes
-        )
-        app.ctx.uploads = Uploads(settings)
-        app.ctx.jobs = JobQueue(app.ctx.redis, settings.redis.key_prefix)
-        index_jobs = IndexJobs(app.ctx.search)
-        app.ctx.jobs.register(INDEX_JOB, index_jobs.run, on_give_up=index_jobs.give_up)
-        await app.ctx.jobs.start()
-        app.ctx.running = RunningSteps(
-            app.ctx.redis,
-            settings.redis.key_prefix,
-            heartbeat_s=settings.chat.heartbeat_s,
-            heartbeat_ttl_s=settings.chat.heartbeat_ttl_s,
-        )
-        await app.ctx.running.start()
-        app.ctx.solver = QuerySolver(
-            settings=settings.chat,
-            registry=app.ctx.models,
-            router=app.ctx.llm,
-            buffer=StepBuffer(app.ctx.redis, settings.redis.key_prefix),
-            hub=LiveHub(),
-            running=app.ctx.running,
-            server_tools=app.ctx.server_tools,
-            uploads=app.ctx.uploads,
-        )
-        app.ctx.solver.start()
-        app.ctx.search.reranker = LLMReranker(
-            partial(app.ctx.solver.ask_helper, purpose="rerank", max_output_tokens=1000)
-        )
-        helper = {"ask_helper": app.ctx.solver.ask_helper, "helper_available": app.ctx.solver.helper_model}
-        app.ctx.websearch = WebSearch(settings.websearch, web_search_client(settings.websearch), **helper)
-        app.ctx.rewrites = Rewrites(settings.rewrites, **helper)
-        app.ctx.inline_edits = InlineEdits(
-            settings=settings.inline_edit,
-            chat=settings.chat,
-            registry=app.ctx.models,
-            router=app.ctx.llm,
-            redact=redactor,
-        )
 
-    @app.before_server_stop
-    async def stop_steps(app: Sanic) -> None:
-        """Drain: let running steps finish (clients would otherwise resume into an error), then stop."""
-        running = getattr(app.ctx, "running", None)
-        if running is not None:
-            await running.drain(settings.server.graceful_shutdown_s)
-            await running.stop()
-        solver = getattr(app.ctx, "solver", None)
-        if solver is not None:
-            await solver.stop()
-        inline_edits = getattr(app.ctx, "inline_edits", None)
-        if inline_edits is not None:
-            await inline_edits.stop()
-        jobs = getattr(app.ctx, "jobs", None)
-        if jobs is not None:
-            await jobs.stop()  # an interrupted job is reclaimed by another worker, or on restart
+async def open_stores(app: Sanic, settings: Settings) -> None:
+    """Sentry, PostgreSQL, Redis and what lives directly on them (login bindings, uploads)."""
+    init_sentry(settings.sentry, app.ctx.redactor, release=__version__)
+    await open_database(settings.database.url, settings.database)
+    app.ctx.redis = await open_redis(settings.redis.url)
+    app.ctx.login_bindings = LoginBindings(
+        app.ctx.redis, settings.redis.key_prefix, settings.auth.login_binding_ttl_minutes
+    )
+    app.ctx.uploads = Uploads(settings)
 
-    @app.after_server_stop
-    async def close_resources(app: Sanic) -> None:
-        redis = getattr(app.ctx, "redis", None)
-        if redis is not None:
-            await redis.aclose()
-        await app.ctx.llm_providers.aclose()
-        if getattr(app.ctx, "websearch", None) is not None:
-            await app.ctx.websearch.aclose()
-        await close_database()
-        close_sentry()
 
-    return app
+async def start_background(app: Sanic, settings: Settings) -> None:
+    """The job queue with its handlers, and step liveness (heartbeats); both run until shutdown."""
+    app.ctx.jobs = JobQueue(app.ctx.redis, settings.redis.key_prefix)
+    index_jobs = IndexJobs(app.ctx.search)
+    app.ctx.jobs.register(INDEX_JOB, index_jobs.run, on_give_up=index_jobs.give_up)
+    await app.ctx.jobs.start()
+    app.ctx.running = RunningSteps(
+        app.ctx.redis,
+        settings.redis.key_prefix,
+        heartbeat_s=settings.chat.heartbeat_s,
+        heartbeat_ttl_s=settings.chat.heartbeat_ttl_s,
+    )
+    await app.ctx.running.start()
+
+
+def start_chat(app: Sanic, settings: Settings, redactor: Any) -> None:
+    """The query solver, and the services that borrow its helper model."""
+    app.ctx.solver = QuerySolver(
+        settings=settings.chat,
+        registry=app.ctx.models,
+        router=app.ctx.llm,
+        buffer=StepBuffer(app.ctx.redis, settings.redis.key_prefix),
+        hub=LiveHub(settings.chat.follower_queue_frames),
+        running=app.ctx.running,
+        server_tools=app.ctx.server_tools,
+        uploads=app.ctx.uploads,
+    )
+    app.ctx.solver.start()
+    app.ctx.helper = app.ctx.solver.helper
+    app.ctx.search.reranker = LLMReranker(partial(app.ctx.helper.ask_helper, purpose="rerank", max_output_tokens=1000))
+    helper = {"ask_helper": app.ctx.helper.ask_helper, "helper_available": app.ctx.helper.helper_model}
+    app.ctx.websearch = WebSearch(settings.websearch, web_search_client(settings.websearch), **helper)
+    app.ctx.rewrites = Rewrites(settings.rewrites, **helper)
+    app.ctx.inline_edits = InlineEdits(
+        settings=settings.inline_edit,
+        chat=settings.chat,
+        registry=app.ctx.models,
+        router=app.ctx.llm,
+        redact=redactor,
+    )
+
+
+async def stop_background(app: Sanic, settings: Settings) -> None:
+    """Drain: let running steps finish (clients would otherwise resume into an error), then stop."""
+    running = getattr(app.ctx, "running", None)
+    if running is not None:
+        await running.drain(settings.server.graceful_shutdown_s)
+        await running.stop()
+    solver = getattr(app.ctx, "solver", None)
+    if solver is not None:
+        await solver.stop()
+    inline_edits = getattr(app.ctx, "inline_edits", None)
+    if inline_edits is not None:
+        await inline_edits.stop()
+    jobs = getattr(app.ctx, "jobs", None)
+    if jobs is not None:
+        await jobs.stop()  # an interrupted job is reclaimed by another worker, or on restart
+
+
+async def close_stores(app: Sanic) -> None:
+    redis = getattr(app.ctx, "redis", None)
+    if redis is not None:
+        await redis.aclose()
+    await app.ctx.llm_providers.aclose()
+    if getattr(app.ctx, "websearch", None) is not None:
+        await app.ctx.websearch.aclose()
+    await close_database()
+    close_sentry()

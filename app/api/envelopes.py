@@ -8,6 +8,7 @@ from sanic import HTTPResponse
 from sanic.response import json as json_response
 
 from app.errors import AdjutantError
+from app.wire_errors import error_body
 
 
 def success(data: Any, *, status: int = 200, meta: dict[str, Any] | None = None) -> HTTPResponse:
@@ -17,23 +18,9 @@ def success(data: Any, *, status: int = 200, meta: dict[str, Any] | None = None)
     return json_response(body, status=status)
 
 
-def error_body(exc: AdjutantError) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "is_success": False,
-        "status_code": exc.http_status,
-        "error": {"message": exc.code, "errors": exc.details()},
-    }
-    if exc.error_code is not None:
-        body["error_code"] = exc.error_code
-        body["meta"] = {"error_code": exc.error_code, **(exc.meta or {})}
-    elif exc.meta:
-        body["meta"] = exc.meta
-    return body
-
-
 def error_response(exc: AdjutantError) -> HTTPResponse:
     headers = {}
-    retry_after = getattr(exc, "retry_after", None)
+    retry_after = exc.retry_after_header()
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
     return json_response(error_body(exc), status=exc.http_status, headers=headers)

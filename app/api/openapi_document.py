@@ -161,7 +161,11 @@ def _operation(
     if doc.query is not None:
         model = _resolve(refs[(index, "query")], components)
         for name, schema in model.get("properties", {}).items():
-            parameter = _Raw(name=name, schema=schema, required=name in model.get("required", ()), **{"in": "query"})
+            required = name in model.get("required", ())
+            parameter = _Raw(name=name, schema=schema, required=required, **{"in": "query"})
+            if not required:
+                # Sanic drops blank query values (`?top_k=`), so an empty one reads as an absent one.
+                parameter["allowEmptyValue"] = True
             if "description" in schema:
                 parameter["description"] = schema["description"]
             operation.parameters.append(parameter)
@@ -229,8 +233,15 @@ def _error_reasons(doc: RouteDoc, auth: str, client_policy: str) -> dict[int, li
         reasons.setdefault(503, []).append("AUTH_UNAVAILABLE: the token store cannot be reached")
     if doc.rejects_invalid and (doc.body is not None or doc.query is not None):
         reasons.setdefault(422, []).append("INVALID_REQUEST: the body or query string is not valid")
+    # app.api.validation refuses unstorable text on every HTTP route, whatever the route reads; Sanic refuses
+    # a request line and headers or a body beyond its limits before any route runs.
+    reasons.setdefault(422, []).append(
+        "INVALID_REQUEST: a header, query parameter or form field holds NUL, an unpaired surrogate or bytes "
+        "that are not UTF-8"
+    )
     for status in doc.errors:
         reasons.setdefault(status, []).append(ERROR_REASONS.get(status, _reason(status)))
+    reasons.setdefault(413, ["PAYLOAD_TOO_LARGE: the request line and headers, or the body, are too large"])
     reasons.setdefault(500, []).append("INTERNAL_ERROR")
     return reasons
 

@@ -28,8 +28,18 @@ def json_object(raw: bytes | str | None, *, what: str = "the body") -> dict[str,
 
 
 def parse_body(request: Request, model: type[M]) -> M:
-    """The JSON body as `model`; anything but a JSON object is rejected."""
-    return validate(model, json_object(request.body))
+    """The JSON body as `model`; anything but a JSON object is rejected.
+
+    Fields are read as JSON types them (pydantic's strict JSON mode): a boolean is `true` or `false`, a number
+    is not a string. Pydantic's default would also take 0, "yes" or "5" for a boolean and "5" or 5.0 for an
+    integer, so a client's mistake would pass silently; integers written in digits stay accepted where the
+    type says so (`app.db.wire_types.integer_form`)."""
+    raw = request.body or b"{}"
+    json_object(raw)  # UTF-8, bounded depth, storable strings, an object: refused before pydantic reads it
+    try:
+        return model.model_validate_json(raw, strict=True)
+    except ValidationError as exc:
+        raise InvalidRequest(errors=validation_details(exc)) from None
 
 
 def parse_query(request: Request, model: type[M]) -> M:

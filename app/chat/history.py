@@ -13,6 +13,8 @@ from app.db.ownership import Owner, get_owned, parse_id
 from app.db.repositories import chat as repo
 from app.errors import Conflict, InvalidRequest, NotFound, SessionNotFound
 
+ChatSession = Session  # what callers above this layer name in type hints
+
 MAX_PINNED = 5
 
 
@@ -58,6 +60,11 @@ async def list_sessions(
 
 async def owned_session(owner: Owner, raw_id: Any) -> Session:
     return await get_owned(Session, raw_id, owner, not_found=SessionNotFound)
+
+
+async def auxiliary_session(owner: Owner) -> Session:
+    """The caller's session for requests that belong to no conversation (created on first use)."""
+    return await repo.auxiliary_session(team_id=owner.team_id, user_id=owner.user_id)
 
 
 async def chats(session: Session, uploads: Uploads | None = None) -> list[dict[str, Any]]:

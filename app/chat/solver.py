@@ -21,6 +21,7 @@ from tortoise.transactions import in_transaction
 from app.agents.base import AgentInput
 from app.agents.selector import AGENTS, Selection, select_agent, selector_prompt
 from app.chat import transcript
+from app.chat.helper_model import HelperModel
 from app.chat.running import RunningSteps
 from app.chat.settle import StepSettler
 from app.chat.step_runner import StepPlan, StepRunner
@@ -28,35 +29,28 @@ from app.chat.step_stream import LiveHub, StepBuffer, StepEmitter, relay
 from app.chat.uploads import Uploads
 from app.chat.wire import ChatRequest, PayloadAttachment, ResumeRequest, classify, fingerprint
 from app.db.models import Session, Step, UserQuery
-from app.db.ownership import get_owned
+from app.db.ownership import get_owned, owns_session
 from app.db.repositories import chat as repo
-from app.errors import AdjutantError, SessionNotFound
+from app.errors import (
+    AdjutantError,
+    InternalError,
+    InvalidToolResponse,
+    ResumeNotPossible,
+    SessionBusy,
+    SessionNotFound,
+)
 from app.llm.errors import LLMError
 from app.llm.registry import ModelRegistry, RegisteredModel
 from app.llm.router import LLMRouter
-from app.llm.types import ImagePart, LLMRequest, Message
+from app.llm.types import ImagePart, Message
 from app.runtime.settings import ChatSettings
 from app.tools.client_tools import first_party_tools, mcp_tools
 from app.tools.server_tools import ServerToolRegistry
+from app.wire_errors import request_error_fields
 
 log = logging.getLogger("adjutant.chat")
 SUMMARY_CHARS = 100
 DEFAULT_SESSION_TYPE = "VSCODE_EXT_SESSION"
-
-
-class SessionBusy(AdjutantError):
-    code = "SESSION_BUSY"
-    http_status = 409
-
-
-class InvalidToolResponse(AdjutantError):
-    code = "INVALID_TOOL_RESPONSE"
-    http_status = 422
-
-
-class ResumeNotPossible(AdjutantError):
-    code = "RESUME_NOT_POSSIBLE"
-    http_status = 404
 
 
 @dataclass
@@ -84,6 +78,9 @@ class Answer:
 
 
 class QuerySolver:
+    """The entry point of every chat request (new query, tool responses, resume, payload attachment):
+    `accept` decides and persists, `follow` relays a step to one connection. Steps run in `StepRunner`."""
+
     def __init__(
         self,
         *,
@@ -104,6 +101,7 @@ class QuerySolver:
         self.hub = hub
         self.running = running
         self.server_tools = server_tools
+        self.helper = HelperModel(settings=settings, registry=registry, router=router)
         self.runner = StepRunner(
             router=router, registry=registry, buffer=buffer, hub=hub, running=running, settings=settings
         )
@@ -129,16 +127,16 @@ class QuerySolver:
             await asyncio.gather(watchdog, return_exceptions=True)
 
     async def accept(self, raw: Any, caller: Caller) -> Answer:
+        """Classify and handle one request; a typed failure becomes the answer's request-level error."""
         try:
             kind, request = classify(raw)
-            if kind == "R4":
-                assert isinstance(request, PayloadAttachment)
+            if isinstance(request, PayloadAttachment):  # R4
                 raw = await self.uploads.unpack_payload(caller, request.attachment_id)
                 kind, request = classify(raw, allow_attachment=False)
-            if kind == "R3":
-                assert isinstance(request, ResumeRequest)
+            if isinstance(request, ResumeRequest):  # R3
                 return await self._resume(request, caller)
-            assert isinstance(request, ChatRequest)
+            if not isinstance(request, ChatRequest):
+                raise InternalError(f"a {kind} request was classified as {type(request).__name__}")
             print_ = fingerprint(raw)
             if caller.connection_id and self.running.on_connection(caller.connection_id, print_):
                 return Answer(ignore=True)
@@ -149,7 +147,7 @@ class QuerySolver:
                 return await self._query(raw, request, caller, print_)
             return await self._tool_responses(request, caller, print_)
         except AdjutantError as exc:
-            return Answer(error=(exc.code, exc.detail))
+            return Answer(error=request_error_fields(exc))
 
     # --- sessions ---------------------------------------------------------------------------------------
 
@@ -162,7 +160,7 @@ class QuerySolver:
 
     async def _running_duplicate(self, print_: str, caller: Caller) -> Step | None:
         step = await repo.running_step_with_fingerprint(None, print_)
-        if step is None or step.session.user_id != caller.user_id or step.session.team_id != caller.team_id:
+        if step is None or not owns_session(caller, step.session):
             return None
         return step if await self.running.is_alive(step.stream_id) else None
 
@@ -181,7 +179,8 @@ class QuerySolver:
                 raise SessionBusy("a step of this session is still running")
             latest = await repo.latest_query(session.id)
             last_step = await repo.latest_step(latest.id) if latest else None
-        assert request.query is not None
+        if request.query is None:  # classify() gives R1 only to a frame with a query
+            raise InternalError("a new query without query text")
         malformed_retry = (
             raw.get("batch_tool_responses") == [] and last_step is not None and last_step.status == "MALFORMED"
         )
@@ -212,8 +211,7 @@ class QuerySolver:
                     new_session = True
                 else:
                     new_session = False
-                if malformed_retry or retry:
-                    assert latest is not None
+                if latest is not None and (malformed_retry or retry):  # both imply a latest query
                     query = latest
                     selection = Selection(
                         next((a for a in AGENTS if a.name == query.agent), AGENTS[0]), request.query, "rules"
@@ -228,7 +226,8 @@ class QuerySolver:
                     if retry and request.retry_reason and model.name == (session.last_model or model.name):
                         await self._info(session, query, f"Retrying ({request.retry_reason}).")
                 else:
-                    assert selection is not None
+                    if selection is None:  # chosen above for every request that is not a retry
+                        raise InternalError("a new query without an agent")
                     query = await self._new_query(request, selection, session, model, caller, print_, images)
                 if model.name != (session.last_model or model.name) or substituted:
                     await self._model_notice(session, query, request, model, substituted)
@@ -237,7 +236,6 @@ class QuerySolver:
                     session_id=session.id,
                     user_query_id=query.id,
                     stream_id=stream_id,
-                    ordinal=await repo.next_ordinal(query.id),
                     model=model.name,
                     request_fingerprint=print_,
                 )
@@ -262,7 +260,7 @@ class QuerySolver:
         images: list[ImagePart],
     ) -> UserQuery:
         aborted = await repo.abort_pending_tool_uses(session.id)
-        query = await UserQuery.create(
+        query = await repo.create_query(
             team_id=caller.team_id,
             user_id=caller.user_id,
             session_id=session.id,
@@ -356,7 +354,7 @@ class QuerySolver:
                         )
             await repo.touch_session(session.id)
         target_id = max(touched) if touched else max(rows[r.tool_use_id].step_id for r in batch)
-        target = await Step.get(id=target_id)
+        target = await repo.get_step(target_id)
         if any(t.status == "PENDING" for t in await repo.tool_uses_of_step(target.id)):
             return await self._ack(session, target, caller, print_)
         continuation = await repo.continuation_of(target.id)
@@ -397,7 +395,6 @@ class QuerySolver:
                     session_id=session.id,
                     user_query_id=query.id,
                     stream_id=stream_id,
-                    ordinal=await repo.next_ordinal(query.id),
                     model=model.name,
                     request_fingerprint=print_,
                     continues_step_id=target.id,
@@ -425,7 +422,6 @@ class QuerySolver:
             session_id=session.id,
             user_query_id=target.user_query_id,
             stream_id=new_stream_id(),
-            ordinal=await repo.next_ordinal(target.user_query_id),
             kind="ACK",
             status="COMPLETED",
             end_event="STREAM_END",
@@ -445,7 +441,7 @@ class QuerySolver:
         step = await repo.step_by_stream(request.resume_query_id)
         if (
             step is None
-            or (step.session.user_id, step.session.team_id) != (caller.user_id, caller.team_id)
+            or not owns_session(caller, step.session)
             or not await self.buffer.exists(request.resume_query_id)
         ):
             raise ResumeNotPossible("unknown or expired step")
@@ -538,52 +534,24 @@ class QuerySolver:
         )
 
     async def _select(self, context: AgentInput) -> Selection:
-        helper = self.helper_model()
+        helper = self.helper.helper_model()
 
         async def classify_with_model(query: str, agents: tuple[Any, ...]) -> str:
-            return await self.ask_helper(selector_prompt(query, agents), purpose="selector", max_output_tokens=10)
+            prompt = selector_prompt(query, agents)
+            return await self.helper.ask_helper(prompt, purpose="selector", max_output_tokens=10)
 
         return await select_agent(
             context, classify_with_model if helper else None, timeout_s=self.settings.selector_timeout_s
         )
 
-    def helper_model(self) -> RegisteredModel | None:
-        """The cheap model for summaries and selection; never the local one (it serves one call at a time,
-        so a helper call would queue ahead of the user's answer)."""
-        try:
-            model = (
-                self.registry.get(self.settings.summary_model)
-                if self.settings.summary_model
-                else self.registry.default()
-            )
-        except LLMError:
-            return None
-        return None if model.routes[0].provider == "local" else model
-
-    async def ask_helper(self, prompt: str, *, purpose: str, max_output_tokens: int) -> str:
-        """One deterministic answer from the helper model; LLMError when there is none or it fails."""
-        helper = self.helper_model()
-        if helper is None:
-            raise LLMError("no helper model")
-        response = await self.router.complete(
-            LLMRequest(
-                model=helper.name,
-                messages=(Message.user(prompt),),
-                max_output_tokens=max_output_tokens,
-                temperature=0,
-                purpose=purpose,
-            )
-        )
-        return response.text
-
     def _summarize(self, session_id: int, text: str) -> asyncio.Task[str | None] | None:
-        if self.helper_model() is None:
+        if self.helper.helper_model() is None:
             return None
 
         async def run() -> str | None:
             prompt = "Give this coding request a title of at most 8 words. Answer with the title only.\n\n"
             try:
-                answer = await self.ask_helper(prompt + text[:4000], purpose="summary", max_output_tokens=30)
+                answer = await self.helper.ask_helper(prompt + text[:4000], purpose="summary", max_output_tokens=30)
             except LLMError as exc:
                 log.info("session summary failed: %s", exc)
                 return None

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import re
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -24,12 +21,11 @@ from app.chat import transcript
 from app.chat.blocks import BlockWriter
 from app.chat.running import RunningStep, RunningSteps
 from app.chat.step_stream import LiveHub, StepBuffer, StepEmitter
-from app.chat.wire import TOOL_USE_ID
+from app.chat.tool_calls import CallOutcome, StepToolCalls
 from app.db.connection import is_unavailable
 from app.db.models import Session, Step, UserQuery
 from app.db.repositories import chat as repo
-from app.errors import DatabaseUnavailable, StoreUnavailable
-from app.llm import errors as llm_errors
+from app.errors import LLMError, ModelStreamFailed, StoreUnavailable
 from app.llm.providers.base import MAX_RAW_CHARS
 from app.llm.registry import ModelRegistry, RegisteredModel
 from app.llm.router import LLMRouter
@@ -47,19 +43,17 @@ from app.llm.types import (
     ThinkingPart,
     ToolCallDelta,
     ToolCallEnd,
-    ToolCallPart,
     ToolCallStart,
     ToolChoice,
     Usage,
     UsageEvent,
 )
 from app.runtime.settings import ChatSettings
-from app.tools.client_tools import OfferedTool, validate_arguments
-from app.tools.server_tools import ServerTool, ToolContext
+from app.tools.client_tools import OfferedTool
+from app.tools.server_tools import ServerTool
+from app.wire_errors import step_error_fields
 
 log = logging.getLogger("adjutant.chat")
-TOOL_ID = re.compile(TOOL_USE_ID)
-DEFAULT_RETRY_AFTER_S = 60
 
 
 @dataclass
@@ -80,24 +74,10 @@ class StepPlan:
     summary: asyncio.Task[str | None] | None = None
 
 
-class StepFailed(Exception):
-    def __init__(self, event: ErrorEvent) -> None:
-        super().__init__(event.message)
-        self.event = event
-
-
-@dataclass
-class CallOutcome:
-    text: list[str] = field(default_factory=list)
-    parts: list[Any] = field(default_factory=list)  # assistant message parts in order
-    client_calls: list[ToolCallPart] = field(default_factory=list)
-    server_calls: list[tuple[ToolCallPart, ServerTool]] = field(default_factory=list)
-    malformed: list[MalformedToolCallEvent] = field(default_factory=list)
-    usage: Usage = field(default_factory=Usage)
-    finish: Finish | None = None
-
-
 class StepRunner:
+    """Runs steps in the background: one task per step, registered as running for its lifetime, ending
+    with exactly one terminal frame whatever happens (see the module docstring)."""
+
     def __init__(
         self,
         *,
@@ -162,15 +142,11 @@ class _StepRun:
             on_cancel_requested=lambda: runner.running.stop_local([stream_id], "cancelled"),
         )
         self.blocks = BlockWriter(self.emitter, self._persist_block, self._boundary)
-        self.offered = {t.spec.name: t for t in plan.tools}
-        self.server = {t.name: t for t in plan.server_tools}
+        self.tools = StepToolCalls(plan, self.settings, self.emitter, self.blocks, self._persist)
         self.usage = Usage()
         self.model_name = plan.model.name
         self.provider: str | None = None
         self.summary_announced = False
-        self.client_tool_count = 0
-        self.position = 0
-        self.call_index = 0  # model calls made in this step so far
 
     # --- the step ---------------------------------------------------------------------------------------
 
@@ -203,15 +179,15 @@ class _StepRun:
                     reasoning=plan.reasoning,
                     purpose="chat",
                 )
-                self.call_index += 1
+                self.tools.call_index += 1
                 outcome = await self._model_call(request, offer_tools=not capped)
                 await self._record_assistant(outcome)
                 if outcome.client_calls:
                     if outcome.server_calls:
-                        await self._run_server_tools(outcome.server_calls, record_results=False)
+                        await self.tools.run_server(outcome.server_calls, record_results=False)
                     return await self._end_tool_turn()
                 if outcome.server_calls:
-                    await self._run_server_tools(outcome.server_calls, record_results=True)
+                    await self.tools.run_server(outcome.server_calls, record_results=True)
                     continue
                 if outcome.malformed and not capped:
                     if malformed_attempts < self.settings.malformed_retries and calls < self.settings.step_cap:
@@ -254,7 +230,7 @@ class _StepRun:
             elif isinstance(event, ToolCallEnd):
                 _, deltas = pending.pop(event.id, ("", []))
                 await self._flush_text(outcome)
-                await self._tool_call(event, deltas, outcome, offer_tools=offer_tools)
+                await self.tools.take(event, deltas, outcome, offer_tools=offer_tools)
             elif isinstance(event, MalformedToolCallEvent):
                 outcome.malformed.append(event)
             elif isinstance(event, UsageEvent):
@@ -266,7 +242,7 @@ class _StepRun:
                 if event.fallback_from:
                     await self._system_info(f"{event.fallback_from} was unavailable; {event.model} answered instead.")
             elif isinstance(event, ErrorEvent):
-                raise StepFailed(event)
+                raise ModelStreamFailed(event)
         await self.blocks.finish()
         await self._flush_text(outcome)
         self.usage = self.usage + outcome.usage
@@ -277,122 +253,7 @@ class _StepRun:
             outcome.parts.append(TextPart(text="".join(outcome.text)))
             outcome.text = []
 
-    # --- tool calls -------------------------------------------------------------------------------------
-
-    async def _tool_call(self, end: ToolCallEnd, deltas: list[str], outcome: CallOutcome, *, offer_tools: bool) -> None:
-        raw = "".join(deltas) or json.dumps(end.arguments)
-        server = self.server.get(end.name)
-        tool = self.offered.get(end.name)
-        if not offer_tools or (server is None and tool is None):
-            outcome.malformed.append(
-                MalformedToolCallEvent(
-                    id=end.id, name=end.name, raw=raw[:MAX_RAW_CHARS], reason=f"the tool {end.name!r} was not offered"
-                )
-            )
-            return
-        problem = (
-            validate_arguments(OfferedTool(server.spec(), "server", server.model), end.arguments)
-            if server
-            else validate_arguments(tool, end.arguments)
-        )  # type: ignore[arg-type]
-        if problem:
-            outcome.malformed.append(
-                MalformedToolCallEvent(id=end.id, name=end.name, raw=raw[:MAX_RAW_CHARS], reason=problem)
-            )
-            return
-        call_id = await self._usable_id(end.id)
-        part = ToolCallPart(id=call_id, name=end.name, arguments=end.arguments, signature=end.signature)
-        outcome.parts.append(part)
-        if server is not None:
-            outcome.server_calls.append((part, server))
-            return
-        await self.blocks.interrupt()
-        plan = self.plan
-        self.position += 1
-        if self.client_tool_count >= self.settings.max_tool_uses_per_step:
-            # Too many calls in one step: keep the call for the transcript, answer it ourselves, show nothing.
-            await repo.create_tool_use(
-                team_id=plan.team_id,
-                session_id=plan.session.id,
-                step_id=plan.step.id,
-                tool_use_id=call_id,
-                tool_name=end.name,
-                position=self.position,
-                call_index=self.call_index,
-                tool_input=end.arguments,
-                status="FAILED",
-                answered_at=repo.now(),
-                tool_response={"error_message": "dropped: too many tool calls in one step; call fewer tools at a time"},
-            )
-            return
-        self.client_tool_count += 1
-        outcome.client_calls.append(part)
-        row = await repo.create_tool_use(
-            team_id=plan.team_id,
-            session_id=plan.session.id,
-            step_id=plan.step.id,
-            tool_use_id=call_id,
-            tool_name=end.name,
-            position=self.position,
-            call_index=self.call_index,
-            tool_input=end.arguments,
-        )
-        if end.name == "ask_user_input":  # rendered as the assistant asking, then the user's answer
-            element = await self._persist("ASSISTANT", "TEXT", {"text": str(end.arguments.get("prompt", ""))})
-        else:
-            element = await self._persist("ASSISTANT", "TOOL_USE", {"tool_use_row": row.id})
-        row.chat_element_id = element.id
-        await row.save(update_fields=["chat_element_id"])
-        # Persisted (PENDING) before the END that announces it; START, DELTA(s), END contiguous.
-        self.emitter.emit("TOOL_USE_REQUEST_START", {"tool_name": end.name, "tool_use_id": call_id})
-        for delta in _deltas_for(deltas, end.arguments):
-            self.emitter.emit("TOOL_USE_REQUEST_DELTA", {"input_params_json_delta": delta})
-        self.emitter.emit("TOOL_USE_REQUEST_END")
-
-    async def _usable_id(self, provider_id: str) -> str:
-        """Provider ids are kept when they fit the wire rules and are new in the session."""
-        if TOOL_ID.match(provider_id or "") and not await repo.tool_use_id_taken(self.plan.session.id, provider_id):
-            return provider_id
-        return f"toolu_{uuid.uuid4().hex[:24]}"
-
-    async def _run_server_tools(self, calls: list[tuple[ToolCallPart, ServerTool]], *, record_results: bool) -> None:
-        plan = self.plan
-        context = ToolContext(
-            user_id=plan.user_id, team_id=plan.team_id, session_id=plan.session.id, repo_path=plan.agent_input.repo_path
-        )
-        for part, tool in calls:
-            self.position += 1
-            try:
-                text = await tool.run(tool.model.model_validate(part.arguments), context)
-                status, response = "COMPLETED", {"result": text}
-            except Exception as exc:
-                log.warning("server tool %s failed", tool.name, exc_info=True)
-                status, response = "FAILED", {"error_message": f"{exc.__class__.__name__}: {exc}"}
-            row = await repo.create_tool_use(
-                team_id=plan.team_id,
-                session_id=plan.session.id,
-                step_id=plan.step.id,
-                tool_use_id=part.id,
-                tool_name=part.name,
-                position=self.position,
-                call_index=self.call_index,
-                executor="SERVER",
-                tool_input=part.arguments,
-                tool_response=response,
-                status=status,
-                answered_at=repo.now(),
-            )
-            element = await self._persist("ASSISTANT", "TOOL_USE", {"tool_use_row": row.id})
-            row.chat_element_id = element.id
-            await row.save(update_fields=["chat_element_id"])
-        if record_results:
-            await transcript.append_tool_results(
-                plan.step.id,
-                team_id=plan.team_id,
-                session_id=plan.session.id,
-                user_query_id=plan.query.id,
-                budget_tokens=self.settings.tool_result_budget_tokens,
-            )
+    # --- the transcript ---------------------------------------------------------------------------------
 
     async def _malformed_notice(self, malformed: list[MalformedToolCallEvent]) -> None:
         """Feed the problem back to the model within the same step; no frame reveals it (docs/protocol.md §6.6)."""
@@ -507,10 +368,9 @@ class _StepRun:
     async def fail_with(self, exc: BaseException) -> None:
         if is_unavailable(exc):
             log.warning("step %s failed: the database is unavailable (%s)", self.plan.step.stream_id, exc)
-            exc = DatabaseUnavailable("the database is unavailable")
-        elif not isinstance(exc, (llm_errors.LLMError, StepFailed, TimeoutError, StoreUnavailable)):
+        elif not isinstance(exc, (LLMError, TimeoutError, StoreUnavailable)):
             log.error("step %s failed", self.plan.step.stream_id, exc_info=exc)
-        status, message, extra = stream_error(
+        status, message, extra = step_error_fields(
             exc, self.model_name, self.provider, self.runner.registry, query=self.plan.query.text
         )
         await self.failed(status, message, extra)
@@ -568,75 +428,3 @@ class _StepRun:
         self.summary_announced = True
         if task.exception() is None and task.result():
             self.emitter.emit("SESSION_SUMMARY", {"session_id": self.plan.session.id, "summary": task.result()})
-
-
-def _deltas_for(deltas: list[str], arguments: dict[str, Any]) -> list[str]:
-    """The provider's own fragments when they form exactly the arguments, else one fragment."""
-    joined = "".join(deltas)
-    try:
-        if deltas and json.loads(joined) == arguments and joined.strip():
-            return [d for d in deltas if d] or [joined]
-    except json.JSONDecodeError:
-        pass
-    return [json.dumps(arguments) if arguments else "{}"]
-
-
-def stream_error(
-    exc: BaseException, model: str, provider: str | None, registry: ModelRegistry, *, query: str | None = None
-) -> tuple[str, str, dict[str, Any]]:
-    """docs/protocol.md §5.7 step error fields for a failure of the model call."""
-    if isinstance(exc, StepFailed):
-        event = exc.event
-        where = {"model": event.model or model, "provider": event.provider or provider or ""}
-        if event.error_kind == "throttled":
-            return (
-                "LLM_THROTTLED",
-                "Rate limited",
-                where
-                | {
-                    "retry_after": int(event.retry_after or DEFAULT_RETRY_AFTER_S),
-                    "detail": event.message,
-                    "region": None,
-                },
-            )
-        return "PROVIDER_ERROR", "The model provider failed", where | {"detail": event.message}
-    if isinstance(exc, llm_errors.LLMError):
-        where = {"model": exc.model or model, "provider": exc.provider or provider or ""}
-        if isinstance(exc, llm_errors.Throttled):
-            return (
-                "LLM_THROTTLED",
-                "Rate limited",
-                where
-                | {
-                    "retry_after": round(exc.retry_after) if exc.retry_after else DEFAULT_RETRY_AFTER_S,
-                    "detail": exc.message,
-                    "region": None,
-                },
-            )
-        if isinstance(exc, llm_errors.InputTokenLimitExceeded):
-            try:
-                better = registry.better_models(registry.get(exc.model or model))
-            except llm_errors.LLMError:
-                better = []
-            return (
-                "INPUT_TOKEN_LIMIT_EXCEEDED",
-                "The input is too long for this model",
-                {
-                    "model": exc.model or model,
-                    "current_tokens": exc.current,
-                    "max_tokens": exc.maximum,
-                    "detail": exc.message,
-                    "query": (query or "")[:200],
-                    "better_models": better,
-                },
-            )
-        return "PROVIDER_ERROR", "The model provider failed", where | {"detail": exc.message}
-    if isinstance(exc, StoreUnavailable):
-        return exc.code, "The answer could not be stored, so it was stopped: " + exc.detail, {}
-    if isinstance(exc, TimeoutError):
-        return (
-            "PROVIDER_ERROR",
-            "The step timed out",
-            {"model": model, "provider": provider or "", "detail": "step timeout"},
-        )
-    return "INTERNAL_ERROR", "Internal error", {}

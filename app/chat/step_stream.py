@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -132,35 +133,74 @@ class StepBuffer:
                     return
 
 
+class Follower:
+    """One connection's in-memory queue of a step's frames, bounded: a follower that falls `limit` frames
+    behind is dropped from the hub and catches up from the buffer instead (`relay`), so a stalled socket
+    costs at most `limit` frames of memory and the producer never waits for it."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.frames: deque[dict[str, Any]] = deque()
+        self.ready = asyncio.Event()
+        self.closed = False  # the step was cancelled
+        self.dropped = False  # fell too far behind; what it missed is in the buffer
+
+    def offer(self, frames: list[dict[str, Any]]) -> bool:
+        """Queue frames; False (and everything queued discarded) if that would exceed the limit."""
+        if len(self.frames) + len(frames) > self.limit:
+            self.frames.clear()
+            self.dropped = True
+            self.ready.set()
+            return False
+        self.frames.extend(frames)
+        if frames:
+            self.ready.set()
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+        self.ready.set()
+
+    async def next(self) -> dict[str, Any] | None:
+        """The next frame; None once the follower is closed or dropped."""
+        while not self.frames:
+            if self.closed or self.dropped:
+                return None
+            self.ready.clear()
+            await self.ready.wait()
+        return None if self.closed else self.frames.popleft()
+
+
 class LiveHub:
     """In-process fan-out of frames already written to the buffer, to this worker's followers."""
 
-    def __init__(self) -> None:
-        self.followers: dict[str, set[asyncio.Queue[dict[str, Any] | None]]] = {}
+    def __init__(self, follower_limit: int = 1024) -> None:
+        self.follower_limit = follower_limit
+        self.followers: dict[str, set[Follower]] = {}
         self.silenced: set[str] = set()
 
-    def follow(self, stream_id: str) -> asyncio.Queue[dict[str, Any] | None]:
-        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        self.followers.setdefault(stream_id, set()).add(queue)
-        return queue
+    def follow(self, stream_id: str) -> Follower:
+        follower = Follower(self.follower_limit)
+        self.followers.setdefault(stream_id, set()).add(follower)
+        return follower
 
-    def unfollow(self, stream_id: str, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
+    def unfollow(self, stream_id: str, follower: Follower) -> None:
         followers = self.followers.get(stream_id)
         if followers is not None:
-            followers.discard(queue)
+            followers.discard(follower)
             if not followers:
                 del self.followers[stream_id]
 
     def publish(self, stream_id: str, frames: list[dict[str, Any]]) -> None:
-        for queue in self.followers.get(stream_id, ()):
-            for frame in frames:
-                queue.put_nowait(frame)
+        for follower in list(self.followers.get(stream_id, ())):
+            if not follower.offer(frames):
+                self.unfollow(stream_id, follower)
 
     def close(self, stream_id: str) -> None:
         """The step was cancelled: followers stop at once, dropping frames still queued for them."""
         self.silenced.add(stream_id)
-        for queue in self.followers.get(stream_id, ()):
-            queue.put_nowait(None)
+        for follower in self.followers.get(stream_id, ()):
+            follower.close()
 
     def is_silenced(self, stream_id: str) -> bool:
         return stream_id in self.silenced
@@ -257,8 +297,9 @@ def newer(frame: dict[str, Any], than: str | None) -> bool:
 async def relay(stream_id: str, after: str | None, send: Any, *, buffer: StepBuffer, hub: LiveHub, local: bool) -> None:
     """Send a step's frames after `after` to one connection, gap-free and once each, until its terminal
     frame. Frames already buffered when the relay starts are replayed as they are (a resume after a
-    cancel ends with CANCELLED); a cancellation that happens while following is silent (docs/protocol.md §9)."""
-    queue = hub.follow(stream_id) if local else None
+    cancel ends with CANCELLED); a cancellation that happens while following is silent (docs/protocol.md §9).
+    A local follower too slow for the hub's queue continues by tailing the buffer, like a remote one."""
+    follower = hub.follow(stream_id) if local else None
     last = after
     try:
         for frame in await buffer.read_after(stream_id, after):
@@ -266,8 +307,8 @@ async def relay(stream_id: str, after: str | None, send: Any, *, buffer: StepBuf
             last = frame["message_id"]
             if is_terminal(frame):
                 return
-        if queue is not None:
-            while (frame := await queue.get()) is not None:
+        if follower is not None:
+            while (frame := await follower.next()) is not None:
                 if hub.is_silenced(stream_id):
                     return
                 if not newer(frame, last):
@@ -276,11 +317,12 @@ async def relay(stream_id: str, after: str | None, send: Any, *, buffer: StepBuf
                 last = frame["message_id"]
                 if is_terminal(frame):
                     return
-            return
+            if not follower.dropped or follower.closed or hub.is_silenced(stream_id):
+                return
         async for frame in buffer.tail(stream_id, last or "0-0"):
             if frame["data"].get("status") == "CANCELLED":
                 return
             await send(frame)
     finally:
-        if queue is not None:
-            hub.unfollow(stream_id, queue)
+        if follower is not None:
+            hub.unfollow(stream_id, follower)

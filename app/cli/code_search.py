@@ -13,8 +13,7 @@ from rich.syntax import Syntax
 
 from app.cli.admin import run_on_database
 from app.cli.common import ConfigOption, DataDirOption, console, fail, out, settings_from_cli
-from app.db.models import Team
-from app.db.repositories.identity import get_or_create_team
+from app.db.repositories.identity import get_or_create_team, team_named
 from app.search.indexer import Progress as IndexProgress
 from app.search.service import SearchService
 
@@ -83,7 +82,7 @@ def search(
     service = SearchService(settings)
 
     async def run() -> tuple[list, dict]:
-        owner = await Team.get_or_none(name=team)
+        owner = await team_named(team)
         if owner is None:
             raise fail(f"no team named {team!r}; index something first (adjutant index PATH --team {team})")
         return await service.search(

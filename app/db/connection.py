@@ -10,6 +10,7 @@ from tortoise import Tortoise
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.exceptions import DBConnectionError
 
+from app.db.migrations import MigrationStatus, discover, read_status
 from app.runtime.settings import DatabaseSettings
 
 MODEL_MODULES = ["app.db.models"]
@@ -71,3 +72,14 @@ async def open_database(database_url: str, settings: DatabaseSettings) -> None:
 
 async def close_database() -> None:
     await Tortoise.close_connections()
+
+
+async def ping_database() -> None:
+    """One round trip to the database; raises if it cannot be reached."""
+    await Tortoise.get_connection("default").execute_query("SELECT 1")
+
+
+async def schema_status() -> MigrationStatus:
+    """The applied migrations against those on disk."""
+    async with Tortoise.get_connection("default").acquire_connection() as conn:
+        return await read_status(conn, discover())

@@ -12,7 +12,8 @@ from tortoise.models import Model
 from app.db.wire_types import MAX_WIRE_ID, parse_id
 from app.errors import NotFound
 
-__all__ = ["MAX_WIRE_ID", "Owner", "get_owned", "owner_filter", "parse_id"]  # parse_id lives with the wire types
+# parse_id lives with the wire types
+__all__ = ["MAX_WIRE_ID", "Owner", "get_owned", "owner_filter", "owns_session", "parse_id"]
 M = TypeVar("M", bound=Model)
 
 
@@ -30,6 +31,11 @@ def owner_filter(model: type[Model], owner: Owner) -> dict[str, int]:
     elif "session" in fields:
         scope["session__user_id"] = owner.user_id
     return scope
+
+
+def owns_session(owner: Owner, session: Any) -> bool:
+    """Whether a session row already loaded (say, through its step) belongs to `owner`."""
+    return (session.user_id, session.team_id) == (owner.user_id, owner.team_id)
 
 
 async def get_owned(

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, GetCoreSchemaHandler, StringConstraints
-from pydantic_core import CoreSchema
+from pydantic import AfterValidator, BeforeValidator, GetCoreSchemaHandler, StringConstraints
+from pydantic_core import CoreSchema, core_schema
 
 from app.errors import InvalidRequest
 
@@ -33,6 +33,7 @@ _UNSTORABLE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
 _ID_TEXT = re.compile(r"[0-9]{1,16}")  # ASCII only: str.isdigit() also says yes to "²", which int() refuses
+_INTEGER_TEXT = re.compile(r"-?[0-9]+")  # pydantic then refuses more than 4300 digits, as int() does
 
 
 def text_problem(value: str) -> str | None:
@@ -50,10 +51,28 @@ WireStr = Annotated[str, AfterValidator(_storable)]
 """Any text a client sends: refused with NUL or a lone surrogate."""
 
 
+def integer_form(value: Any) -> Any:
+    """A JSON integer, or an integer written in ASCII digits (all a query string can carry, and how some
+    clients send ids). Pydantic alone also reads True, 2.0, "2.0", " 2" and "1_000" as integers: no client
+    means those, so they are refused."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("must be an integer")
+    if isinstance(value, str):
+        if not _INTEGER_TEXT.fullmatch(value):
+            raise ValueError("must be an integer written in ASCII digits")
+        return int(value)  # a ValueError beyond 4300 digits, which pydantic reports like any other
+    return value
+
+
 @dataclass(frozen=True)
 class Within:
-    """Bounds carried by a type and merged with a field's own `ge`/`le`, the tighter of each holding (written
-    as `Field(ge=...)` on the type, pydantic lets the type's and the field's replace each other)."""
+    """An integer in the wire's form (`integer_form`) within bounds carried by the type and merged with a
+    field's own `ge`/`le`, the tighter of each holding (written as `Field(ge=...)` on the type, pydantic lets
+    the type's and the field's replace each other).
+
+    An optional field states its bounds in the type, `Annotated[int, Within(1, 200)] | None`: on a union,
+    pydantic applies `Field(ge=...)` outside this validator and documents it as `"ge": 1`, which is no JSON
+    Schema keyword."""
 
     low: int
     high: int
@@ -64,7 +83,7 @@ class Within:
             raise TypeError("Within bounds integers only")
         schema["ge"] = max(schema.get("ge", self.low), self.low)  # type: ignore[typeddict-unknown-key]
         schema["le"] = min(schema.get("le", self.high), self.high)  # type: ignore[typeddict-unknown-key]
-        return schema
+        return core_schema.no_info_before_validator_function(integer_form, schema)
 
 
 Int32 = Annotated[int, Within(INT32_MIN, INT32_MAX)]
@@ -72,6 +91,10 @@ Int32 = Annotated[int, Within(INT32_MIN, INT32_MAX)]
 
 Int64 = Annotated[int, Within(INT64_MIN, INT64_MAX)]
 """An integer that fits a BIGINT column (sizes, timestamps)."""
+
+WireInt = Annotated[int, BeforeValidator(integer_form)]
+"""An integer of any size in the wire's form: an id that answers not found beyond its column's range
+(docs/protocol.md §0: like an id nobody owns)."""
 
 WireIdText = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,15}$")]
 """A row id written as text (JSON object keys, query strings): ASCII digits only."""

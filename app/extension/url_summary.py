@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from app.errors import ModelUnavailable, PayloadTooLarge, ProviderFailure
+from app.errors import ModelUnavailable, PayloadTooLarge, ProviderError
 from app.llm.registry import RegisteredModel
 from app.llm.tokens import MESSAGE_OVERHEAD, count_text
 
@@ -71,5 +71,5 @@ async def summarize(content: str, helper: HelperModel, *, max_chars: int) -> str
     )
     summary = answer.strip()
     if not summary:
-        raise ProviderFailure(f"the summary model {model.name} answered with nothing")
+        raise ProviderError(f"the summary model {model.name} answered with nothing")
     return summary

@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from app.llm.errors import InputTokenLimitExceeded, LLMError, LLMTimeout, ProviderError, Throttled
+from app.llm.errors import InputTokenLimitExceeded, LLMError, LLMTimeout, ProviderError, Throttled, to_event
 from app.llm.providers.base import ModelCall, Provider, collect
 from app.llm.registry import ModelRegistry, RegisteredModel
 from app.llm.tokens import estimate_request
@@ -29,6 +29,10 @@ ROUTE_PROBLEM_STATUSES = {401, 403, 404}
 
 
 class LLMRouter:
+    """Every model call goes through here: the input budget is checked first, then the model's routes and
+    its fallback chain are tried in order, retrying `retryable` failures with backoff until output starts.
+    After the first event, a failure is reported in-band as an `ErrorEvent`, never as a normal finish."""
+
     def __init__(
         self,
         registry: ModelRegistry,
@@ -172,13 +176,13 @@ class LLMRouter:
                     ) from None
                 yield event
         except LLMError as exc:
-            yield exc.located(model=call.model.name, provider=call.route.provider).to_event()
+            yield to_event(exc.located(model=call.model.name, provider=call.route.provider))
         except Exception as exc:
             log.exception("stream from %s broke", call.route.provider)
             error = ProviderError(
                 f"{exc.__class__.__name__}: {exc}", model=call.model.name, provider=call.route.provider
             )
-            yield error.to_event()
+            yield to_event(error)
         finally:
             await stream.aclose()  # also on cancellation: closes the provider's HTTP stream
 

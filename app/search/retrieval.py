@@ -138,6 +138,8 @@ def fuse(
 
 
 class CodeSearch:
+    """Hybrid retrieval over indexed chunks: full-text and vector rankings fused by reciprocal rank."""
+
     def __init__(
         self,
         embedder_factory: Any,

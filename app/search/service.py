@@ -41,6 +41,9 @@ def make_embedder(settings: Settings) -> Embedder:
 
 
 class SearchService:
+    """Code search as the rest of the app uses it: index a local path or a checked git remote, list a
+    team's indexes, and search them (optionally reranked by the helper model)."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._embedder: Embedder | None = None
@@ -146,6 +149,7 @@ class SearchService:
         language: str | None = None,
         rerank: bool | None = None,
     ) -> tuple[list[SearchHit], dict[int, str]]:
+        """Hits from the team's indexes (`repos` by name, default all), and each hit's repository name by id."""
         repositories = [r for r in await self.repositories(team_id, repos) if r.chunk_count or r.status == "READY"]
         vector_ids: list[int] = []
         if mode != "fts" and repositories:

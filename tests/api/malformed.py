@@ -17,6 +17,7 @@ import httpx
 
 from app.db.models import UserQuery
 from app.db.repositories import chat as chat_repo
+from app.runtime.settings import Settings
 from tests.conftest import CLIENT_HEADERS, RunningService, make_settings, start_service, stop_service
 
 SOCKET = "/end_user/v2/code-gen/generate-code-ws"
@@ -47,9 +48,13 @@ class World:
         return {"X-Session-ID": str(self.session_id)}
 
 
-async def start_world(database_url: str, redis_url: str) -> World:
-    # No usable model: nothing below may wait on one, and a route that needs one answers a typed 503.
-    service = await start_service(make_settings(database_url, redis_url, **{"providers.local_enabled": False}))
+async def start_world(
+    database_url: str, redis_url: str, *, settings: Settings | None = None, openapi: bool = False
+) -> World:
+    # By default no usable model: nothing below may wait on one, and a route that needs one answers a typed 503.
+    if settings is None:
+        settings = make_settings(database_url, redis_url, **{"providers.local_enabled": False})
+    service = await start_service(settings, openapi=openapi)
     token = await service.issue_token()
     principal = (await service.app.ctx.tokens.authenticate(token)).principal
     session = await chat_repo.create_session(

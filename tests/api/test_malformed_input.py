@@ -133,7 +133,8 @@ async def test_a_query_header_that_is_not_an_id_is_not_found(world: World):
     assert (await UserQuery.get(id=world.query_id)).feedback is None
 
 
-NOT_INTEGERS = ["²", "١٢", "1e3", "0x1", "1" * 5000, 1.5, None, [], {}]
+# True, 2.0 and the texts after it are what pydantic alone reads as integers (found by tests/api/test_fuzz.py).
+NOT_INTEGERS = ["²", "١٢", "1e3", "0x1", "1" * 5000, 1.5, None, [], {}, True, 2.0, "2.0", " 2", "1_000", "+2"]
 OUT_OF_RANGE = [2**53, 2**63, 2**64, 10**30, 0, -1, "9223372036854775808"]
 
 
@@ -164,10 +165,9 @@ async def test_query_and_path_ids_that_do_not_fit_are_refused_before_the_databas
     for raw in BAD_ID_TEXT:
         job = await world.request("GET", "/end_user/v1/code-gen/get-job-status", params={"job_id": raw})
         assert_typed_error(job, *((404, "JOB_NOT_FOUND") if len(raw) <= 32 else (422, "INVALID_REQUEST")))
-        if raw != "1.0":  # pydantic reads "1.0" as 1 in a typed field; only ids parsed by hand refuse it
-            url = await world.request("GET", "/end_user/v1/urls/delete_url", params={"url_id": raw})
-            integer = raw.lstrip("-").isascii() and raw.lstrip("-").isdigit()  # any size: not found, as §0 says
-            assert_typed_error(url, *((404, "NOT_FOUND") if integer else (422, "INVALID_REQUEST")))
+        url = await world.request("GET", "/end_user/v1/urls/delete_url", params={"url_id": raw})
+        integer = raw.lstrip("-").isascii() and raw.lstrip("-").isdigit()  # any size: not found, as §0 says
+        assert_typed_error(url, *((404, "NOT_FOUND") if integer else (422, "INVALID_REQUEST")))
         repo = await world.request("GET", f"/v1/repositories/{raw}", client_headers=False)
         assert_typed_error(repo, 404, "NOT_FOUND")
     for raw in ("9223372036854775808", "9223372036854775807", "9007199254740992", "1" * 40):
@@ -219,6 +219,54 @@ async def test_session_dragged_refuses_keys_and_ranks_that_do_not_fit_and_change
 )
 async def test_paging_beyond_the_column_range_is_invalid_request(world: World, path, params):
     assert_typed_error(await world.request("GET", path, params=params), 422, "INVALID_REQUEST")
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/end_user/v1/history/sessions", "offset"),
+        ("/end_user/v1/history/sessions", "limit"),
+        ("/end_user/v1/urls/saved_url/list", "offset"),
+        ("/v1/search", "top_k"),
+    ],
+)
+async def test_a_query_integer_is_written_in_digits_or_refused(world: World, path, name):
+    """Found by tests/api/test_fuzz.py: `offset=0.0` listed the first page as if it said 0."""
+    params = {"q": "parser"} if path == "/v1/search" else {}
+    for raw in ("0.0", "1.0", "1_0", " 1", "+1", "1e1", "true", "٣"):
+        response = await world.request("GET", path, params={**params, name: raw})
+        assert_typed_error(response, 422, "INVALID_REQUEST")
+    assert (await world.request("GET", path, params={**params, name: "1"})).status_code == 200
+
+
+async def test_json_booleans_and_numbers_are_taken_only_as_json_types_them(world: World):
+    """Found by tests/api/test_fuzz.py: `{"enable_grace_period": 0}` or `{"file_size": "10"}`-like coercions
+    were accepted silently; a JSON boolean is true or false, a JSON number no string (ids in digits aside)."""
+    before = await world.state()
+    for method, path, body in (
+        ("POST", "/end_user/v1/auth/verify-auth-token", {"enable_grace_period": 0}),
+        ("POST", "/end_user/v1/auth/verify-auth-token", {"use_grace_period": "true"}),
+        ("POST", "/end_user/v1/code-gen/create-embedding", {"texts": ["x"], "store_embeddings": 1}),
+        ("POST", "/end_user/v2/code-gen/generate-inline-edit", {"query": "rename x", "search_web": 0}),
+        ("POST", "/v1/repositories", {"name": "r", "git_url": "https://example.com/r.git", "force": "yes"}),
+        ("POST", PRESIGN, {"file_name": "a.png", "file_size": 10.0, "file_type": "image/png", "folder": "image"}),
+        ("POST", PRESIGN, {"file_name": "a.png", "file_size": True, "file_type": "image/png", "folder": "image"}),
+        ("POST", "/end_user/v1/file-upload/delete-file", {"attachment_id": True}),  # would have been id 1
+        ("PUT", "/end_user/v1/urls/update_url", {"id": float(1), "name": "renamed"}),
+    ):
+        response = await world.request(method, path, content=json_bytes(body))
+        assert_typed_error(response, 422, "INVALID_REQUEST")
+    assert await world.state() == before
+    assert await Attachment.filter(id=world.attachment_id, status="PENDING_UPLOAD").exists()
+    as_digits = await world.request("POST", "/end_user/v1/file-upload/delete-file", json={"attachment_id": "987654"})
+    assert_typed_error(as_digits, 404, "ATTACHMENT_NOT_FOUND")  # an id in digits is still an id
+
+
+async def test_a_request_line_beyond_the_header_limit_is_a_typed_413(world: World):
+    """Found by tests/api/test_fuzz.py: the answer was undocumented and said the body was too large."""
+    response = await world.request("GET", "/end_user/v1/history/sessions", params={"session_type": "x" * 20_000})
+    assert_typed_error(response, 413, "PAYLOAD_TOO_LARGE")
+    assert "header" in response.json()["error"]["errors"][0]["message"].lower()
 
 
 async def test_a_pinned_rank_beyond_its_range_is_invalid_request_and_pins_nothing(world: World):

@@ -120,6 +120,8 @@ async def test_every_ref_resolves_to_a_component_in_the_openapi_30_dialect(docs_
     text = json.dumps(spec)
     for leftover in ('"type": "null"', '"const":', '"prefixItems":', '"$defs":'):
         assert leftover not in text, f"JSON Schema 2020-12 keyword {leftover} in an OpenAPI 3.0 document"
+    for python_name in ('"ge":', '"le":', '"gt":', '"lt":'):  # pydantic's names for bounds it could not place
+        assert python_name not in text, f"{python_name} is no JSON Schema keyword: a bound the document lost"
 
 
 async def test_success_bodies_are_the_envelope_with_data_typed_by_the_model(docs_service):
@@ -194,6 +196,23 @@ async def test_guard_policy_shows_as_bearer_security_and_client_headers(docs_ser
     assert verify["security"] == [{"bearer": []}], "verify reads the bearer itself"
     chats = spec["paths"]["/end_user/v1/history/chats"]["get"]["parameters"]
     assert next(p for p in chats if p["name"] == "X-Session-ID")["required"] is True
+
+
+async def test_refusals_every_route_can_give_are_declared_on_every_operation(docs_service):
+    """Found by tests/api/test_fuzz.py: the text checks of app.api.validation (422) and Sanic's size limits
+    (413) answer on any route, and Sanic drops a blank query value, so `?top_k=` reads as an absent one."""
+    spec = docs_service.spec
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if "101" in operation["responses"]:
+                continue  # the WebSocket
+            assert {"413", "422"} <= set(operation["responses"]), f"{method} {path}"
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query":
+                    assert parameter.get("allowEmptyValue", False) is not parameter["required"], parameter
+    login = spec["paths"]["/external-auth"]["post"]["responses"]["422"]
+    assert "NUL" in login["description"], "the browser form refuses unstorable text like any body"
+    assert "404" in spec["paths"]["/v1/search"]["get"]["responses"], "an unknown repo name is not found"
 
 
 def docs_operation(spec: dict[str, Any], method: str, path: str) -> dict[str, Any]:

@@ -359,7 +359,7 @@ async def test_summaries_are_rate_limited_per_user(database_url, redis_url, tmp_
 
 async def test_without_a_usable_model_summaries_answer_model_unavailable(service):
     token = await service.issue_token()
-    assert service.app.ctx.solver.helper_model() is None  # no provider keys; the local model is never a helper
+    assert service.app.ctx.helper.helper_model() is None  # no provider keys; the local model is never a helper
     response = await service.request("POST", SUMMARIZE, token=token, json={"content": "some page"})
     assert response.status_code == 503, response.text
     assert response.json()["error"]["message"] == "MODEL_UNAVAILABLE" and response.json()["status_code"] == 503

@@ -100,8 +100,10 @@ class Deployment:
             capture_output=True,
             text=True,
             timeout=60,
-            check=True,
+            check=False,
         )
+        if result.returncode != 0:
+            raise RuntimeError(f"adjutant token create failed: {result.stderr.strip()[-2000:]}")
         return result.stdout.strip()
 
     def stop(self) -> None:

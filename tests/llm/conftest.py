@@ -68,6 +68,7 @@ def keys_for(base_url: str, **overrides: Any) -> ProviderKeys:
         "local_model_path": "",
         "local_context_tokens": 2048,
         "local_threads": 0,
+        "local_enabled": True,
     }
     return ProviderKeys(**(values | overrides))
 

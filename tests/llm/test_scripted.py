@@ -124,3 +124,13 @@ async def test_an_invalid_script_is_a_clear_provider_error(tmp_path):
     model, _ = scripted(tmp_path, {"responses": [{"txt": "typo"}]})
     with pytest.raises(ProviderError, match="invalid script"):
         await collect(ScriptedProvider().stream(call_for(model)))
+
+
+async def test_the_in_memory_request_list_keeps_only_the_latest_requests_while_the_log_keeps_all(tmp_path):
+    model, _ = scripted(tmp_path, {"mode": "repeat", "responses": [{"text": "a"}]})
+    provider = ScriptedProvider(remembered=5)
+    for _ in range(12):
+        await collect(provider.stream(call_for(model)))
+    assert len(provider.requests) == 5, "bounded, however long the process runs"
+    assert [r["response"] for r in provider.requests] == list(range(7, 12)), "the most recent ones"
+    assert len(records(tmp_path)) == 12, "the JSONL log is the complete record"

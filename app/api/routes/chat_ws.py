@@ -15,6 +15,7 @@ from sanic.exceptions import WebsocketClosed
 from sanic.server.websockets.impl import WebsocketImplProtocol
 from websockets.exceptions import ConnectionClosed
 
+from app import wire_errors
 from app.api import paths
 from app.api.client_check import check_client
 from app.api.errors import report_to_sentry, to_adjutant_error
@@ -30,10 +31,10 @@ from app.errors import (
     AuthUnavailable,
     ClientValidationError,
     ClientVersionTooOld,
-    InternalError,
     InvalidRequest,
     NotVerified,
     StoreUnavailable,
+    TooManyStreams,
 )
 from app.runtime import metrics
 from app.runtime.settings import Settings
@@ -192,6 +193,11 @@ class ChatConnection:
         except Exception as exc:  # noqa: BLE001 - every request gets an answer
             await self._reject(*self._wire_error(exc))
             return
+        if len(self.relays) >= self.settings.chat.max_streams_per_socket:
+            # Before accept, so a request beyond the bound starts nothing (no step, no row, no relay).
+            refused = TooManyStreams(f"this connection already follows {len(self.relays)} answers; wait for one to end")
+            await self._reject(refused.code, refused.detail)
+            return
         try:
             answer = await self.solver.accept(payload, self.caller)
         except Exception as exc:  # noqa: BLE001 - every request gets an answer; the socket stays usable
@@ -202,11 +208,12 @@ class ChatConnection:
     def _wire_error(exc: Exception) -> tuple[str, str]:
         """(status, message) of a request-level STREAM_ERROR; a fault we did not expect is logged, not shown."""
         error = to_adjutant_error(exc)
-        if isinstance(error, InternalError) and error is not exc:
+        if wire_errors.is_unexpected(error, exc):
             log.error("unhandled error in a chat request", exc_info=exc)
             report_to_sentry(exc)
-            return error.code, "Internal error"
-        return error.code, error.detail
+        elif isinstance(error, StoreUnavailable) and error is not exc:
+            log.warning("a chat request met an unavailable store: %s", exc)
+        return wire_errors.request_error_fields(exc)
 
     async def _reverify(self) -> None:
         """Re-check the token before a request, at most every REVERIFY_S: a revocation reaches open sockets

@@ -12,7 +12,8 @@ from app.api.client_config import ClientConfigSnapshots
 from app.api.envelopes import success_raw
 from app.api.openapi import DEFERRED, Described, documented
 from app.api.validation import parse_query
-from app.runtime.settings import LocalBinaryConfig, ReasoningSupport, VscodeClientConfig
+from app.runtime.client_config_schema import LocalBinaryConfig, VscodeClientConfig
+from app.runtime.settings import ReasoningSupport
 
 bp = Blueprint("configs", url_prefix="/end_user/v1/configs")
 

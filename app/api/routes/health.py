@@ -9,10 +9,9 @@ from typing import Any, Literal
 from pydantic import ConfigDict
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
-from tortoise import Tortoise
 
 from app.api.openapi import Described, documented
-from app.db.migrations import discover, read_status
+from app.db.connection import ping_database, schema_status
 from app.runtime import metrics
 
 bp = Blueprint("health")
@@ -68,15 +67,13 @@ async def health(request: Request) -> HTTPResponse:
     """Readiness: the database answers, Redis answers, and the schema is exactly the one this code expects."""
 
     async def database() -> None:
-        await Tortoise.get_connection("default").execute_query("SELECT 1")
+        await ping_database()
 
     async def redis() -> None:
         await request.app.ctx.redis.ping()
 
     async def migrations() -> dict[str, Any]:
-        client = Tortoise.get_connection("default")
-        async with client.acquire_connection() as conn:
-            status = await read_status(conn, discover())
+        status = await schema_status()
         if not status.up_to_date:
             raise RuntimeError("schema out of date")
         return status.as_dict()

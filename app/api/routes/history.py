@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 from sanic import Blueprint, Request
@@ -12,8 +12,7 @@ from app.api.envelopes import success
 from app.api.openapi import SESSION_ID, Described, Header, documented
 from app.api.validation import parse_body, parse_query
 from app.chat import history
-from app.db.models import Session
-from app.db.wire_types import Int32, WireIdText, WireStr
+from app.db.wire_types import Int32, WireIdText, WireStr, Within
 
 bp = Blueprint("history")
 
@@ -27,7 +26,7 @@ class SessionsQuery(BaseModel):
 
 class PinQuery(BaseModel):
     sessions_list_type: Literal["PINNED", "UNPINNED"]
-    pinned_rank: Int32 | None = Field(default=None, ge=0, le=10_000)
+    pinned_rank: Annotated[int, Within(0, 10_000)] | None = None
 
 
 class SessionItem(Described):
@@ -80,7 +79,7 @@ QUERY_ID = Header("X-Query-ID", "The user query the feedback is about; it must b
 FEEDBACK = Header("X-Feedback", "The vote.", schema={"type": "string", "enum": ["UPVOTE", "DOWNVOTE"]})
 
 
-async def header_session(request: Request) -> Session:
+async def header_session(request: Request) -> history.ChatSession:
     """The owned session named by X-Session-ID (any case); missing or foreign is SESSION_NOT_FOUND."""
     return await history.owned_session(request.ctx.auth.principal, request.headers.get("x-session-id"))
 

@@ -9,7 +9,7 @@ INPUT_TOKEN_LIMIT_EXCEEDED, 502 PROVIDER_ERROR, 503 MODEL_UNAVAILABLE); after it
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, RootModel
 from sanic import Blueprint, Request
@@ -19,7 +19,7 @@ from app.api.envelopes import success
 from app.api.openapi import DEFERRED, EVENT_STREAM, Described, documented
 from app.api.routes.configs import ModelPickerEntry
 from app.api.validation import parse_body
-from app.db.wire_types import Int32, WireStr
+from app.db.wire_types import WireStr, Within
 from app.llm.registry import ModelRegistry
 from app.llm.router import LLMRouter
 from app.llm.types import LLMEvent, LLMRequest, Message, ReasoningLevel, TextPart
@@ -37,7 +37,7 @@ class ChatMessage(BaseModel):
 class StreamBody(BaseModel):
     model: WireStr | None = Field(default=None, max_length=128)
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
-    max_output_tokens: Int32 | None = Field(default=None, ge=1, le=200_000)
+    max_output_tokens: Annotated[int, Within(1, 200_000)] | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     reasoning: ReasoningLevel | None = None
 

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 from pydantic import BaseModel, Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from app.api.envelopes import success
+from app.api.limits import rate_limit
 from app.api.openapi import OPTIONAL_SESSION_ID, SESSION_TYPE, Described, documented
 from app.api.validation import parse_body
 from app.chat import history
-from app.db.repositories import chat as chat_repo
 from app.db.wire_types import Int32, WireStr
-from app.errors import PayloadTooLarge, RateLimited
+from app.errors import PayloadTooLarge
 from app.search.rerank import Candidate
 from app.search.service import SearchService
 
@@ -55,18 +54,6 @@ class Reranked(Described):
         description='"<file_path>:<start_line>-<end_line>", most relevant first; empty means keep all.'
     )
     session_id: int = Field(description="The header session, else the caller's auxiliary session.")
-
-
-async def rate_limit(request: Request, bucket: str, per_minute: int) -> None:
-    """A fixed one-minute window per principal, shared by every worker through Redis."""
-    principal = request.ctx.auth.principal
-    window = int(time.time() // 60)
-    key = f"{request.app.ctx.settings.redis.key_prefix}rate:{bucket}:{principal.user_id}:{window}"
-    count = await request.app.ctx.redis.incr(key)
-    if count == 1:
-        await request.app.ctx.redis.expire(key, 120)
-    if count > per_minute:
-        raise RateLimited(retry_after=60 - int(time.time()) % 60 or 1)
 
 
 @bp.post("/end_user/v1/code-gen/create-embedding")
@@ -110,7 +97,7 @@ async def rerank(request: Request) -> HTTPResponse:
     if request.headers.get("x-session-id"):
         session = await history.owned_session(principal, request.headers.get("x-session-id"))
     else:
-        session = await chat_repo.auxiliary_session(team_id=principal.team_id, user_id=principal.user_id)
+        session = await history.auxiliary_session(principal)
     candidates = [
         Candidate(f"{c.source_details.file_path}:{c.source_details.start_line}-{c.source_details.end_line}", c.content)
         for c in body.relevant_chunks

@@ -16,7 +16,7 @@ from app.auth.tokens import Authentication
 from app.chat.solver import Caller, QuerySolver
 from app.chat.wire import ChatRequest, PayloadAttachment, ResumeRequest, direct, request_error
 from app.db.ownership import parse_id
-from app.errors import InvalidRequest
+from app.errors import InvalidRequest, PayloadTooLarge
 
 bp = Blueprint("query_solver_sse", url_prefix="/v1/query-solver")
 
@@ -52,6 +52,10 @@ SSE_DESCRIPTION = (
 
 
 def _body(request: Request) -> dict[str, Any]:
+    """The request body, under the same size bound as a socket frame (docs/protocol.md §5.1)."""
+    limit = request.app.ctx.settings.chat.payload_max_bytes
+    if len(request.body) > limit:
+        raise PayloadTooLarge(f"request bodies are limited to {limit} bytes")
     return json_object(request.body)
 
 

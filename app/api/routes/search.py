@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 from sanic import Blueprint, Request
@@ -12,16 +11,12 @@ from sanic.response import HTTPResponse
 from app.api.envelopes import success
 from app.api.openapi import Described, documented
 from app.api.validation import parse_body, parse_query
-from app.db.models import Repository
-from app.db.ownership import get_owned
-from app.db.repositories import code as store
-from app.db.wire_types import Int32, WireStr
-from app.errors import Conflict, InvalidRequest
+from app.db.wire_types import WireStr, Within
 from app.jobs.queue import JobQueue
 from app.runtime.redaction import redact_url
+from app.search import repositories
 from app.search.git_remote import parse_git_url
-from app.search.index_job import KIND as INDEX_JOB
-from app.search.index_job import job_payload
+from app.search.repositories import IndexedRepository, allowed_local_path
 from app.search.service import NAME, NAME_RULE, SearchService, valid_repository_name
 
 bp = Blueprint("search", url_prefix="/v1")
@@ -47,7 +42,7 @@ class RepositoryBody(BaseModel):
 class SearchQuery(BaseModel):
     q: WireStr = Field(min_length=1, max_length=2000)
     repo: WireStr | None = Field(default=None, max_length=200)
-    top_k: Int32 | None = Field(default=None, ge=1, le=200)
+    top_k: Annotated[int, Within(1, 200)] | None = None
     mode: Literal["hybrid", "fts", "vector"] = "hybrid"
     path_prefix: WireStr | None = Field(default=None, max_length=1000)
     language: WireStr | None = Field(default=None, max_length=32)
@@ -99,7 +94,7 @@ class SearchResults(Described):
     results: list[SearchResult]
 
 
-def describe(repo: Repository) -> dict[str, object]:
+def describe(repo: IndexedRepository) -> dict[str, object]:
     return {
         "id": repo.id,
         "name": repo.name,
@@ -114,20 +109,6 @@ def describe(repo: Repository) -> dict[str, object]:
         "error": repo.error,
         "indexed_at": repo.indexed_at.isoformat() if repo.indexed_at else None,
     }
-
-
-def allowed_local_path(raw: str, roots: tuple[str, ...]) -> Path:
-    path = Path(raw).expanduser().resolve()
-    if not roots:
-        raise InvalidRequest(
-            "indexing server paths over HTTP is disabled (search.local_roots); use git_url "
-            "or the adjutant index command"
-        )
-    if not any(path == Path(r).expanduser().resolve() or Path(r).expanduser().resolve() in path.parents for r in roots):
-        raise InvalidRequest("that path is outside the directories this server may index (search.local_roots)")
-    if not path.is_dir():
-        raise InvalidRequest("that path is not a directory on the server")
-    return path
 
 
 @bp.post("/repositories", ctx_auth="required", ctx_client="none")
@@ -150,35 +131,28 @@ async def create_repository(request: Request) -> HTTPResponse:
         service: SearchService = request.app.ctx.search
         await service.check_git_url(str(body.git_url))  # refused hosts answer 422 now; the job checks again
         source, kind = str(body.git_url), "git"
-    repo, claimed = await store.claim_index_job(
-        team_id=principal.team_id, name=body.name, source=source, source_kind=kind, force=body.force
-    )
-    if not claimed:
-        raise Conflict(
-            f"{body.name} is already {repo.status.lower()}; poll GET /v1/repositories/{repo.id}, "
-            "or send force=true if that job was lost"
-        )
-    # Described before the job is queued: a worker may pick it up before this response is written.
-    accepted = describe(repo)
     jobs: JobQueue = request.app.ctx.jobs
-    await jobs.enqueue(INDEX_JOB, job_payload(repo.id, repo.index_job))
-    return success(accepted, status=202)
+    repo = await repositories.register(
+        jobs, team_id=principal.team_id, name=body.name, source=source, source_kind=kind, force=body.force
+    )
+    # The row as claimed: a worker may already be indexing it, but this answer reports the acceptance.
+    return success(describe(repo), status=202)
 
 
 @bp.get("/repositories", ctx_auth="required", ctx_client="none")
 @documented(summary="The team's repositories", response=list[RepositoryInfo], tag="search")
 async def list_repositories(request: Request) -> HTTPResponse:
-    return success([describe(r) for r in await store.list_repositories(request.ctx.auth.principal.team_id)])
+    return success([describe(r) for r in await repositories.team_repositories(request.ctx.auth.principal.team_id)])
 
 
 @bp.get("/repositories/<repository_id>", ctx_auth="required", ctx_client="none")
 @documented(summary="One repository and its indexing status", response=RepositoryInfo, errors=[404], tag="search")
 async def get_repository(request: Request, repository_id: str) -> HTTPResponse:
-    return success(describe(await get_owned(Repository, repository_id, request.ctx.auth.principal)))
+    return success(describe(await repositories.owned_repository(repository_id, request.ctx.auth.principal)))
 
 
 @bp.get("/search", ctx_auth="required", ctx_client="none")
-@documented(summary="Search the team's code", query=SearchQuery, response=SearchResults, tag="search")
+@documented(summary="Search the team's code", query=SearchQuery, response=SearchResults, errors=[404], tag="search")
 async def search(request: Request) -> HTTPResponse:
     query = parse_query(request, SearchQuery)
     service: SearchService = request.app.ctx.search

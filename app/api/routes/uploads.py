@@ -14,7 +14,7 @@ from app.api.envelopes import success
 from app.api.openapi import Described, documented
 from app.api.validation import parse_body, parse_form
 from app.chat.uploads import UPLOAD_PATH, Uploads
-from app.db.wire_types import Int64, WireStr
+from app.db.wire_types import Int64, WireInt, WireStr
 from app.errors import InvalidRequest
 
 bp = Blueprint("uploads")
@@ -28,7 +28,7 @@ class PresignBody(BaseModel):
 
 
 class AttachmentBody(BaseModel):
-    attachment_id: int  # beyond the id range: not found, like a foreign id (docs/protocol.md §0)
+    attachment_id: WireInt  # beyond the id range: not found, like a foreign id (docs/protocol.md §0)
 
 
 class UploadTarget(Described):

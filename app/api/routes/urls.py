@@ -10,10 +10,10 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from app.api.envelopes import success
+from app.api.limits import rate_limit
 from app.api.openapi import documented
-from app.api.routes.local_binary import rate_limit
 from app.api.validation import parse_body, parse_query
-from app.db.wire_types import Int32, WireStr
+from app.db.wire_types import Int32, WireInt, WireStr
 from app.errors import PayloadTooLarge
 from app.extension import saved_urls, url_summary
 from app.extension.saved_urls import IndexedAt, SavedUrl, SavedUrlPage, UrlName, WebUrl
@@ -32,7 +32,7 @@ class SaveUrlBody(BaseModel):
 class UpdateUrlBody(BaseModel):
     """Null or absent fields stay as they are."""
 
-    id: int  # beyond the id range: not found, like a foreign id (docs/protocol.md §0)
+    id: WireInt  # beyond the id range: not found, like a foreign id (docs/protocol.md §0)
     name: UrlName | None = None
     url: WebUrl | None = None
     last_indexed: IndexedAt | None = None
@@ -40,7 +40,7 @@ class UpdateUrlBody(BaseModel):
 
 
 class DeleteUrlQuery(BaseModel):
-    url_id: int
+    url_id: WireInt
 
 
 class SavedUrlListQuery(BaseModel):
@@ -113,5 +113,5 @@ async def summarize_url(request: Request) -> HTTPResponse:
         raise PayloadTooLarge(f"at most {max_chars} characters of content can be summarised")
     body = parse_body(request, SummarizeUrlBody)
     await rate_limit(request, "url_summary", request.app.ctx.settings.extension.url_summaries_per_minute)
-    summary = await url_summary.summarize(body.content, request.app.ctx.solver, max_chars=max_chars)
+    summary = await url_summary.summarize(body.content, request.app.ctx.helper, max_chars=max_chars)
     return success(summary)

@@ -83,6 +83,10 @@ async def auxiliary_session(*, team_id: int, user_id: int) -> Session:
 # --- queries and steps --------------------------------------------------------------------------------------
 
 
+async def create_query(**fields: Any) -> UserQuery:
+    return await UserQuery.create(**fields)
+
+
 async def latest_query(session_id: int) -> UserQuery | None:
     return await UserQuery.filter(session_id=session_id).order_by("-id").first()
 
@@ -129,8 +133,13 @@ async def next_ordinal(user_query_id: int) -> int:
     return (last.ordinal if last else 0) + 1
 
 
-async def create_step(**fields: Any) -> Step:
-    return await Step.create(**fields)
+async def create_step(*, user_query_id: int, **fields: Any) -> Step:
+    """A new step of the query, numbered after its last one."""
+    return await Step.create(user_query_id=user_query_id, ordinal=await next_ordinal(user_query_id), **fields)
+
+
+async def get_step(step_id: int) -> Step:
+    return await Step.get(id=step_id)
 
 
 async def finish_step(
@@ -234,6 +243,12 @@ async def step_elements(step_id: int) -> list[ChatElement]:
 
 async def create_tool_use(**fields: Any) -> ToolUse:
     return await ToolUse.create(**fields)
+
+
+async def link_tool_use_element(row: ToolUse, chat_element_id: int) -> None:
+    """Point a tool use at the chat element that shows it."""
+    row.chat_element_id = chat_element_id
+    await row.save(update_fields=["chat_element_id"])
 
 
 async def tool_uses_by_ids(session_id: int, tool_use_ids: Iterable[str]) -> list[ToolUse]:

@@ -12,6 +12,10 @@ from tortoise.transactions import in_transaction
 from app.db.models import ApiToken, Membership, Team, User
 
 
+async def team_named(name: str) -> Team | None:
+    return await Team.get_or_none(name=name)
+
+
 async def get_or_create_team(name: str) -> Team:
     team = await Team.get_or_none(name=name)
     if team is not None:

@@ -51,6 +51,9 @@ class ModelCall:
 
 
 class Provider(abc.ABC):
+    """One adapter per provider API: turns a provider-neutral `ModelCall` into that API's request and its
+    answer back into `LLMEvent`s; no provider shape leaks past it. Retries and fallback are the router's."""
+
     name: str
 
     @abc.abstractmethod

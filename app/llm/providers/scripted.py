@@ -23,6 +23,7 @@ import asyncio
 import fcntl
 import json
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Literal
@@ -42,6 +43,8 @@ from app.llm.types import (
     Usage,
     UsageEvent,
 )
+
+REMEMBERED_REQUESTS = 256
 
 
 class ScriptModel(BaseModel):
@@ -125,8 +128,10 @@ class ScriptCursor:
 class ScriptedProvider(Provider):
     name = "scripted"
 
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []  # what this process saw, for in-process tests
+    def __init__(self, remembered: int = REMEMBERED_REQUESTS) -> None:
+        # The last few requests this process saw, for in-process tests; a long-running demo or benchmark
+        # must not keep every prompt in memory (the complete log is `record_path`).
+        self.requests: deque[dict[str, Any]] = deque(maxlen=remembered)
 
     def _pick(self, call: ModelCall, *, advance: bool) -> tuple[int, ScriptedResponse]:
         path = Path(call.route.script_path)
