@@ -154,7 +154,8 @@ def documented(
     when `envelope=False` (`None` there: no body). For `media=text/event-stream` it is the type of each
     event's `data:` line. `errors` adds statuses beyond those the guards and validation already imply;
     `bearer=True` marks a route that reads the bearer token itself although its guard policy is "none";
-    `rejects_invalid=False` a route whose body or query is read leniently, never answering 422.
+    `rejects_invalid=False` a route whose body or query is read leniently, never refused for not matching
+    its model (unstorable text is still 422, on every route).
     """
     doc = RouteDoc(
         summary=summary,

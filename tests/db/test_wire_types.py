@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Annotated
 
 import pytest
 from pydantic import BaseModel, Field, ValidationError
 
-from app.db.wire_types import MAX_JSON_DEPTH, Int32, Int64, WireStr, decode_json, nesting_depth
+from app.db.wire_types import MAX_JSON_DEPTH, Int32, Int64, WireStr, Within, decode_json, nesting_depth
 from app.errors import InvalidRequest
 
 
@@ -69,7 +70,7 @@ def test_the_depth_check_costs_little_beside_decoding():
 class Page(BaseModel):
     limit: Int32 = Field(default=20, ge=1, le=100)
     offset: Int32 = 0
-    rank: Int32 | None = Field(default=None, ge=0, le=10_000)
+    rank: Annotated[int, Within(0, 10_000)] | None = None  # an optional field carries its bounds in the type
     size: Int64 | None = None
     name: WireStr | None = Field(default=None, max_length=8)
 
