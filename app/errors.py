@@ -47,6 +47,10 @@ class MigrationError(Exception):
     """The schema history on disk and in the database disagree, or a migration failed."""
 
 
+class SecretUnreadable(Exception):
+    """A sealed credential that no configured key opens for its purpose (altered, moved, or its key removed)."""
+
+
 # --- authentication ----------------------------------------------------------------------------------------
 
 

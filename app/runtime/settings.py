@@ -7,13 +7,14 @@ config responses or the template's values.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from app.runtime.client_config_schema import ClientConfig
 
@@ -146,6 +147,58 @@ class AuthSettings(Section):
         if self.grace_period_days < self.refresh_window_days:
             raise ValueError("grace_period_days must be at least refresh_window_days")
         return self
+
+
+def parse_keys(value: str) -> dict[str, bytes]:
+    """{kid: key} of a `secrets.keys` value; ValueError naming the entry (never its value) when one is malformed."""
+    found: dict[str, bytes] = {}
+    for position, entry in enumerate(filter(None, (e.strip() for e in value.split(","))), start=1):
+        kid, _, encoded = entry.partition(":")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", kid) or kid in found:
+            raise ValueError(f"entry {position} needs a unique kid (letters, digits, '_', '.', '-') before ':'")
+        try:
+            key = base64.b64decode(encoded, validate=True)
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            raise ValueError(f"key {kid} must be 32 random bytes in base64 (e.g. `openssl rand -base64 32`)")
+        found[kid] = key
+    return found
+
+
+class SecretsSettings(Section):
+    keys: str = secret(
+        "Keys that encrypt credentials kept in the database (a git URL's token): kid:base64-of-32-bytes, comma "
+        "separated; empty = with the embedded stack, one generated into <data_dir>/secret-key (back it up with "
+        "the database). Env: ADJUTANT_SECRETS__KEYS."
+    )
+    active_key_id: str = Field(
+        default="", description="The kid in `keys` that encrypts new values; empty = the only one configured."
+    )
+
+    # Field validators, not a model validator: an error on the section would quote the section, keys included.
+    @field_validator("keys")
+    @classmethod
+    def _keys(cls, value: str) -> str:
+        parse_keys(value)
+        return value
+
+    @field_validator("active_key_id")
+    @classmethod
+    def _active_key_id(cls, value: str, info: ValidationInfo) -> str:
+        keys = parse_keys(info.data.get("keys", ""))
+        if value and value not in keys:
+            raise ValueError("must name a kid in secrets.keys")
+        if len(keys) > 1 and not value:
+            raise ValueError("must name the kid that encrypts new values when secrets.keys holds several")
+        return value
+
+    def parsed_keys(self) -> dict[str, bytes]:
+        return parse_keys(self.keys)
+
+    def active_kid(self) -> str | None:
+        keys = self.parsed_keys()
+        return self.active_key_id or next(iter(keys), None)
 
 
 class ClientSettings(Section):
@@ -469,6 +522,7 @@ class Settings(Section):
     redis: RedisSettings
     embedded: EmbeddedSettings
     auth: AuthSettings
+    secrets: SecretsSettings
     client: ClientSettings
     logging: LoggingSettings
     sentry: SentrySettings

@@ -12,9 +12,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from app.db.models import Repository
 from app.db.repositories import code as store
-from app.errors import AdjutantError
+from app.errors import AdjutantError, IndexingFailed
 from app.runtime.redaction import redact_url
+from app.search import git_credentials
+from app.search.git_remote import parse_git_url
 from app.search.indexer import Progress
 from app.search.service import SearchService
 
@@ -44,7 +47,14 @@ class IndexJobs:
         try:
             if repo.source_kind == "git":
                 await store.set_status(repo.id, "CLONING", error=None)
-                await self.service.index_git(repo.source, team_id=repo.team_id, name=repo.name, on_progress=saver)
+                await self._seal_legacy_credentials(repo)
+                await self.service.index_git(
+                    repo.source,
+                    team_id=repo.team_id,
+                    name=repo.name,
+                    sealed_credentials=repo.source_credentials,
+                    on_progress=saver,
+                )
             else:
                 await self.service.index_path(
                     Path(repo.source), team_id=repo.team_id, name=repo.name, on_progress=saver
@@ -61,6 +71,25 @@ class IndexJobs:
             await store.set_status(repo.id, "FAILED", error=redact_url(f"{exc.__class__.__name__}: {exc}")[:2000])
             raise
         await saver.settle()
+
+    async def _seal_legacy_credentials(self, repo: Repository) -> None:
+        """Rows stored before credentials were sealed hold them in `source`: seal them and strip the URL now.
+        Without a key they cannot be kept, so they are dropped and the job fails saying how to fix it."""
+        try:
+            url = parse_git_url(repo.source)
+        except ValueError:
+            return  # index_git refuses it with the reason
+        if not git_credentials.has_credentials(url):
+            return
+        box = self.service.secret_box()
+        sealed = None if box is None else git_credentials.seal(url, box, team_id=repo.team_id, name=repo.name)
+        repo.source, repo.source_credentials = url.without_credentials(), sealed
+        await store.replace_source(repo.id, source=repo.source, source_credentials=sealed)
+        if sealed is None:
+            raise IndexingFailed(
+                "this repository's credentials were stored unencrypted and have been removed, as this server has no "
+                "key to encrypt them: configure secrets.keys, then post the repository again with its git_url"
+            )
 
     async def give_up(self, payload: dict[str, Any], deliveries: int) -> None:
         await store.fail_index_job(

@@ -10,6 +10,7 @@ from app.db.ownership import get_owned
 from app.db.repositories import code as store
 from app.errors import Conflict, InvalidRequest
 from app.jobs.queue import JobQueue
+from app.runtime.redaction import redact_url
 from app.search.index_job import KIND as INDEX_JOB
 from app.search.index_job import job_payload
 
@@ -32,11 +33,24 @@ def allowed_local_path(raw: str, roots: tuple[str, ...]) -> Path:
 
 
 async def register(
-    jobs: JobQueue, *, team_id: int, name: str, source: str, source_kind: str, force: bool
+    jobs: JobQueue,
+    *,
+    team_id: int,
+    name: str,
+    source: str,
+    source_kind: str,
+    force: bool,
+    source_credentials: str | None = None,
 ) -> Repository:
-    """Claim the repository's one index job and queue it; a job already queued or running is a Conflict."""
+    """Claim the repository's one index job and queue it; a job already queued or running is a Conflict.
+    `source` holds no credentials; a git URL's are given sealed (app.search.git_credentials)."""
     repo, claimed = await store.claim_index_job(
-        team_id=team_id, name=name, source=source, source_kind=source_kind, force=force
+        team_id=team_id,
+        name=name,
+        source=source,
+        source_kind=source_kind,
+        force=force,
+        source_credentials=source_credentials,
     )
     if not claimed:
         raise Conflict(
@@ -54,3 +68,12 @@ async def team_repositories(team_id: int) -> list[Repository]:
 async def owned_repository(repository_id: str, principal: Any) -> Repository:
     """The repository, if the caller's team owns it; NOT_FOUND otherwise, exactly as for an unknown id."""
     return await get_owned(Repository, repository_id, principal)
+
+
+def shown_source(repo: Repository) -> str:
+    """The source as a client sees it: never a credential, but a sign that the row keeps some."""
+    source = redact_url(repo.source)
+    if repo.source_credentials and "://" in source:
+        scheme, _, rest = source.partition("://")
+        return f"{scheme}://***@{rest}"
+    return source

@@ -11,10 +11,12 @@ from app.db.models import Repository
 from app.db.repositories import code as store
 from app.errors import IndexingFailed, InvalidRequest, NotFound
 from app.integrations.addresses import AllowList, Resolver, system_resolver
+from app.runtime.secret_box import SecretBox, load_secret_box
 from app.runtime.settings import Settings
+from app.search import git_credentials
 from app.search.embeddings import Embedder, OpenAIEmbedder, local_embedder
 from app.search.git_clone import clone_or_pull
-from app.search.git_remote import GitRemote, check_remote, parse_git_url
+from app.search.git_remote import GitRemote, GitUrl, check_remote, parse_git_url
 from app.search.indexer import IndexReport, ProgressCallback, index_repository
 from app.search.rerank import Candidate, LLMReranker, reorder
 from app.search.retrieval import CodeSearch, Mode, SearchHit
@@ -47,6 +49,8 @@ class SearchService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._embedder: Embedder | None = None
+        self._secret_box: SecretBox | None = None
+        self._secret_box_loaded = False
         self.git_allow = AllowList.parse(settings.search.git_allowed_hosts)
         self.resolver: Resolver = system_resolver
         # Wired by the app once a model router exists; without one, a rerank request keeps the fused order.
@@ -63,6 +67,17 @@ class SearchService:
         if self._embedder is None:
             self._embedder = make_embedder(self.settings)
         return self._embedder
+
+    def secret_box(self) -> SecretBox | None:
+        """The keys that seal stored credentials (loaded, or generated for the embedded stack, on first use)."""
+        if not self._secret_box_loaded:
+            self._secret_box = load_secret_box(self.settings)
+            self._secret_box_loaded = True
+        return self._secret_box
+
+    def seal_credentials(self, url: GitUrl, *, team_id: int, name: str) -> str | None:
+        """The URL's credentials sealed for the repository row; InvalidRequest when they cannot be kept."""
+        return git_credentials.seal(url, self.secret_box(), team_id=team_id, name=name)
 
     def repos_dir(self) -> Path:
         configured = self.settings.search.repos_dir
@@ -98,16 +113,28 @@ class SearchService:
         )
 
     async def index_git(
-        self, url: str, *, team_id: int, name: str, on_progress: ProgressCallback | None = None
+        self,
+        url: str,
+        *,
+        team_id: int,
+        name: str,
+        sealed_credentials: str | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> IndexReport:
         """Clone or refresh the URL, then index the checkout. The URL is judged again here, not only when it
-        was posted: what its host resolves to may have changed since, and the clone uses this answer."""
+        was posted: what its host resolves to may have changed since, and the clone uses this answer.
+        `sealed_credentials` (the row's) are opened only for the clone."""
         if not valid_repository_name(name):
             raise InvalidRequest(NAME_RULE)
         try:
             remote = await check_remote(parse_git_url(url), self.git_allow, self.resolver)
         except ValueError as exc:
             raise IndexingFailed(str(exc)) from None
+        if sealed_credentials is not None:
+            opened = git_credentials.unseal(
+                remote.url, sealed_credentials, self.secret_box(), team_id=team_id, name=name
+            )
+            remote = GitRemote(opened, remote.resolved)
         repos = self.repos_dir()
         repos.mkdir(parents=True, exist_ok=True, mode=0o700)
         checkout = repos / str(team_id) / name

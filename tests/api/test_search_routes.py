@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import subprocess
 
+import asyncpg
 import pytest
 
 from app.db.models import Repository
+from app.search.index_job import KIND as INDEX_JOB
+from app.search.index_job import job_payload
 from tests.conftest import make_settings, start_service, stop_service
 from tests.fakes.git_server import GitHTTPServer
 from tests.search.conftest import FILES, bare_repository, write_tree
+
+SECRET_KEYS = "test:" + base64.b64encode(bytes(range(32))).decode()
 
 
 @pytest.fixture
@@ -23,6 +29,7 @@ async def search_service(database_url, redis_url, tmp_path):
             "search.local_roots": [str(tmp_path / "allowed")],
             "search.repos_dir": str(tmp_path / "clones"),
             "search.git_allowed_hosts": ["127.0.0.1"],  # the fake git server below
+            "secrets.keys": SECRET_KEYS,
         },
     )
     running = await start_service(settings)
@@ -285,3 +292,109 @@ async def test_concurrent_posts_for_one_repository_queue_one_job(search_service,
     assert sorted(r.status_code for r in again) == [202, 409, 409, 409, 409, 409]
     assert await redis.xlen("adj:jobs") == 2
     assert (await wait_for_job(search_service, token, repo_id))["status"] == "READY"
+
+
+async def raw_repository_rows(database_url) -> str:
+    """Every column of every repositories row, as the database holds them."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        return repr([dict(row) for row in await connection.fetch("SELECT * FROM repositories")])
+    finally:
+        await connection.close()
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+async def test_git_credentials_are_stored_sealed_and_still_authenticate_the_clone(
+    search_service, database_url, tmp_path
+):
+    _, _, served = bare_repository(tmp_path)
+    token = await search_service.issue_token()
+    with GitHTTPServer(served) as server:
+        url = server.base_url.replace("http://", "http://deploy:s3cr3t-t0ken@") + "/shop.git"
+        created = await call(search_service, "POST", "/v1/repositories", token, json={"name": "shop", "git_url": url})
+        assert created.status_code == 202, created.text
+        assert created.json()["data"]["source"] == server.base_url.replace("http://", "http://***@") + "/shop.git"
+        rows = await raw_repository_rows(database_url)
+        assert "s3cr3t-t0ken" not in rows and "deploy" not in rows, rows
+        assert "'source_credentials': 'v1:test:" in rows, rows
+        repo = await wait_for_job(search_service, token, created.json()["data"]["id"])
+        assert repo["status"] == "READY" and repo["files"] == 5, repo
+        assert server.requests and all(r.authorization == basic("deploy", "s3cr3t-t0ken") for r in server.requests)
+    rows = await raw_repository_rows(database_url)
+    assert "s3cr3t-t0ken" not in rows and "deploy" not in rows, rows
+
+
+async def test_a_row_with_credentials_in_its_source_is_sealed_by_its_next_job(search_service, database_url, tmp_path):
+    _, _, served = bare_repository(tmp_path)
+    token = await search_service.issue_token()
+    with GitHTTPServer(served) as server:
+        clean = server.base_url + "/shop.git"
+        created = await call(search_service, "POST", "/v1/repositories", token, json={"name": "shop", "git_url": clean})
+        repo_id = created.json()["data"]["id"]
+        await wait_for_job(search_service, token, repo_id)
+        # As a row written before credentials were sealed.
+        legacy = server.base_url.replace("http://", "http://old:l3gacy-t0ken@") + "/shop.git"
+        job = "0" * 32
+        connection = await asyncpg.connect(database_url)
+        try:
+            await connection.execute(
+                "UPDATE repositories SET source = $1, status = 'PENDING', index_job = $2 WHERE id = $3",
+                legacy,
+                job,
+                repo_id,
+            )
+        finally:
+            await connection.close()
+        server.requests.clear()
+        await search_service.app.ctx.jobs.enqueue(INDEX_JOB, job_payload(repo_id, job))
+        repo = await wait_for_job(search_service, token, repo_id)
+        assert repo["status"] == "READY", repo
+        assert server.requests and all(r.authorization == basic("old", "l3gacy-t0ken") for r in server.requests)
+        rows = await raw_repository_rows(database_url)
+        assert "l3gacy-t0ken" not in rows and f"'source': '{clean}'" in rows, rows
+
+        # A sealed value that was altered does not open: the job fails saying so, and nothing is sent.
+        connection = await asyncpg.connect(database_url)
+        try:
+            await connection.execute(
+                "UPDATE repositories SET source_credentials = source_credentials || 'x', status = 'PENDING' "
+                "WHERE id = $1",
+                repo_id,
+            )
+        finally:
+            await connection.close()
+        server.requests.clear()
+        await search_service.app.ctx.jobs.enqueue(INDEX_JOB, job_payload(repo_id, job))
+        repo = await wait_for_job(search_service, token, repo_id)
+        assert repo["status"] == "FAILED" and "cannot be decrypted" in repo["error"], repo
+        assert server.requests == []
+
+
+async def test_without_a_key_credentials_are_refused_and_nothing_is_stored(database_url, redis_url, tmp_path):
+    _, _, served = bare_repository(tmp_path)
+    settings = make_settings(
+        database_url,
+        redis_url,
+        **{"search.repos_dir": str(tmp_path / "clones"), "search.git_allowed_hosts": ["127.0.0.1"]},
+    )
+    running = await start_service(settings)
+    try:
+        token = await running.issue_token()
+        with GitHTTPServer(served) as server:
+            url = server.base_url.replace("http://", "http://deploy:s3cr3t-t0ken@") + "/shop.git"
+            refused = await call(running, "POST", "/v1/repositories", token, json={"name": "shop", "git_url": url})
+            assert refused.status_code == 422 and "secrets.keys" in refused.text, refused.text
+            assert "s3cr3t" not in refused.text
+            assert await Repository.all().count() == 0
+            assert await running.app.ctx.redis.xlen("adj:jobs") == 0
+            assert server.requests == []
+            # A URL without credentials needs no key.
+            clean = {"name": "shop", "git_url": server.base_url + "/shop.git"}
+            created = await call(running, "POST", "/v1/repositories", token, json=clean)
+            assert created.status_code == 202, created.text
+            assert (await wait_for_job(running, token, created.json()["data"]["id"]))["status"] == "READY"
+    finally:
+        await stop_service(running)

@@ -13,7 +13,6 @@ from app.api.openapi import Described, documented
 from app.api.validation import parse_body, parse_query
 from app.db.wire_types import WireStr, Within
 from app.jobs.queue import JobQueue
-from app.runtime.redaction import redact_url
 from app.search import repositories
 from app.search.git_remote import parse_git_url
 from app.search.repositories import IndexedRepository, allowed_local_path
@@ -98,7 +97,7 @@ def describe(repo: IndexedRepository) -> dict[str, object]:
     return {
         "id": repo.id,
         "name": repo.name,
-        "source": redact_url(repo.source),
+        "source": repositories.shown_source(repo),
         "source_kind": repo.source_kind,
         "status": repo.status,
         "files": repo.file_count,
@@ -125,15 +124,24 @@ async def create_repository(request: Request) -> HTTPResponse:
     body = parse_body(request, RepositoryBody)
     settings = request.app.ctx.settings
     principal = request.ctx.auth.principal
+    credentials = None
     if body.path is not None:
         source, kind = str(allowed_local_path(body.path, settings.search.local_roots)), "local"
     else:
         service: SearchService = request.app.ctx.search
-        await service.check_git_url(str(body.git_url))  # refused hosts answer 422 now; the job checks again
-        source, kind = str(body.git_url), "git"
+        remote = await service.check_git_url(str(body.git_url))  # refused hosts answer 422 now; the job checks again
+        # The credentials leave the URL here and reach the database only sealed.
+        credentials = service.seal_credentials(remote.url, team_id=principal.team_id, name=body.name)
+        source, kind = remote.url.without_credentials(), "git"
     jobs: JobQueue = request.app.ctx.jobs
     repo = await repositories.register(
-        jobs, team_id=principal.team_id, name=body.name, source=source, source_kind=kind, force=body.force
+        jobs,
+        team_id=principal.team_id,
+        name=body.name,
+        source=source,
+        source_kind=kind,
+        force=body.force,
+        source_credentials=credentials,
     )
     # The row as claimed: a worker may already be indexing it, but this answer reports the acceptance.
     return success(describe(repo), status=202)

@@ -13,6 +13,8 @@ class Repository(Model):
     team = fields.ForeignKeyField("models.Team", related_name=False, on_delete=fields.CASCADE)
     name = fields.CharField(max_length=200)
     source = fields.TextField()
+    # A git URL's user part, sealed by app.runtime.secret_box; `source` is the URL without it.
+    source_credentials = fields.TextField(null=True)
     source_kind = fields.CharField(max_length=16)
     status = fields.CharField(max_length=16, default="PENDING")
     embedding_model = fields.CharField(max_length=128, null=True)

@@ -32,7 +32,7 @@ async def get_or_create_repository(*, team_id: int, name: str, source: str, sour
 
 
 async def claim_index_job(
-    *, team_id: int, name: str, source: str, source_kind: str, force: bool
+    *, team_id: int, name: str, source: str, source_kind: str, force: bool, source_credentials: str | None = None
 ) -> tuple[Repository, bool]:
     """Claim one new indexing job for the repository (created if new): (the row, True) with the row PENDING
     for it, or (the row unchanged, False) when a job is already queued or running, or a concurrent request
@@ -43,7 +43,14 @@ async def claim_index_job(
     same job, one wins); the job it replaces finds itself superseded and does nothing.
     """
     job = uuid.uuid4().hex
-    fields = {"source": source, "source_kind": source_kind, "status": "PENDING", "progress": None, "error": None}
+    fields = {
+        "source": source,
+        "source_credentials": source_credentials,
+        "source_kind": source_kind,
+        "status": "PENDING",
+        "progress": None,
+        "error": None,
+    }
     existing = await Repository.get_or_none(team_id=team_id, name=name)
     if existing is None:
         try:
@@ -61,6 +68,10 @@ async def claim_index_job(
 
 async def repository(repo_id: int) -> Repository | None:
     return await Repository.get_or_none(id=repo_id)
+
+
+async def replace_source(repo_id: int, *, source: str, source_credentials: str | None) -> None:
+    await Repository.filter(id=repo_id).update(source=source, source_credentials=source_credentials)
 
 
 async def fail_index_job(repo_id: int, job: str | None, error: str) -> bool:
