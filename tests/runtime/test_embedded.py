@@ -346,7 +346,9 @@ def test_an_unreachable_existing_cluster_is_reported_in_one_line_and_nothing_cha
     assert f"user adjutant-pg cannot reach {private} (mode 0700, owner root)" in message
     assert f"chmod o+x {private}" in message and "DATABASE_URL" in message
     assert modes(ancestors(pgdata)) == before
-    assert not service_dir.exists(), "an existing cluster is never moved or copied"
+    # The binaries may have been copied there (a checkout the service user cannot reach), but no cluster.
+    assert not (service_dir / "clusters").exists(), "an existing cluster is never moved or copied"
+    assert (pgdata / "PG_VERSION").read_text() == "18\n" and sorted(p.name for p in pgdata.iterdir()) == ["PG_VERSION"]
 
 
 @as_root
