@@ -467,7 +467,33 @@ class QuerySolver:
         summary: asyncio.Task[str | None] | None,
     ) -> None:
         try:
-            await self._launch(step, session, query, caller, model, request, selection, print_, summary)
+            flags = request.tool_flags(semantic_search_enabled=self.settings.semantic_search_enabled)
+            if not selection.agent.may_write:
+                flags = dataclasses.replace(flags, write_mode=False)
+            tools = first_party_tools(flags)
+            server_tools = self.server_tools.offered(flags)
+            taken = {t.spec.name for t in tools} | {t.name for t in server_tools}
+            tools += mcp_tools(request.client_tools, taken)
+            context = self._agent_input(
+                request, query.text, tool_names=tuple(sorted(taken | {t.spec.name for t in tools}))
+            )
+            plan = StepPlan(
+                step=step,
+                session=session,
+                query=query,
+                user_id=caller.user_id,
+                team_id=caller.team_id,
+                model=model,
+                reasoning=request.reasoning,
+                agent=selection.agent,
+                agent_input=context,
+                tools=tools,
+                server_tools=server_tools,
+                fingerprint=print_,
+                connection_id=caller.connection_id,
+                summary=summary,
+            )
+            await self.runner.start(plan)
         except Exception:
             # The step row is committed: fail it at once, so the same request sent again is a retry (§6.4)
             # rather than SESSION_BUSY against a step that will never run.
@@ -479,44 +505,6 @@ class QuerySolver:
                 error={"status": "INTERNAL_ERROR", "message": "the step could not be started"},
             )
             raise
-
-    async def _launch(
-        self,
-        step: Step,
-        session: Session,
-        query: UserQuery,
-        caller: Caller,
-        model: RegisteredModel,
-        request: ChatRequest,
-        selection: Selection,
-        print_: str,
-        summary: asyncio.Task[str | None] | None,
-    ) -> None:
-        flags = request.tool_flags(semantic_search_enabled=self.settings.semantic_search_enabled)
-        if not selection.agent.may_write:
-            flags = dataclasses.replace(flags, write_mode=False)
-        tools = first_party_tools(flags)
-        server_tools = self.server_tools.offered(flags)
-        taken = {t.spec.name for t in tools} | {t.name for t in server_tools}
-        tools += mcp_tools(request.client_tools, taken)
-        context = self._agent_input(request, query.text, tool_names=tuple(sorted(taken | {t.spec.name for t in tools})))
-        plan = StepPlan(
-            step=step,
-            session=session,
-            query=query,
-            user_id=caller.user_id,
-            team_id=caller.team_id,
-            model=model,
-            reasoning=request.reasoning,
-            agent=selection.agent,
-            agent_input=context,
-            tools=tools,
-            server_tools=server_tools,
-            fingerprint=print_,
-            connection_id=caller.connection_id,
-            summary=summary,
-        )
-        await self.runner.start(plan)
 
     def _agent_input(self, request: ChatRequest, query: str, tool_names: tuple[str, ...] = ()) -> AgentInput:
         return AgentInput(

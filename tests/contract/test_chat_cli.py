@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -107,6 +108,33 @@ class Captured:
     def finish(self) -> str:
         self._thread.join(10)
         return self.text
+
+
+def recording_client(url: str, token: str, repo: Path, **options: Any) -> tuple[ChatClient, io.StringIO, io.StringIO]:
+    """An in-process `adjutant chat` whose output and error lines are kept for the test to read."""
+    printed, errors = io.StringIO(), io.StringIO()
+    client = ChatClient(
+        url,
+        token,
+        repo,
+        model=None,
+        write=False,
+        yes=True,
+        session_id=None,
+        console=Console(file=printed, width=10_000),
+        errors=Console(file=errors, width=10_000),
+        backoff_s=0.1,
+        **options,
+    )
+    return client, printed, errors
+
+
+async def printed_soon(marker: str, printed: io.StringIO, errors: io.StringIO, chat: asyncio.Task) -> None:
+    """Wait (up to 20 s) until the client has shown `marker`, failing early if it ended first."""
+    deadline = time.monotonic() + 20
+    while marker not in printed.getvalue():
+        assert time.monotonic() < deadline and not chat.done(), printed.getvalue() + errors.getvalue()
+        await asyncio.sleep(0.01)
 
 
 def close_code_when_pings_go_unanswered(url: str, token: str) -> tuple[int, float]:
@@ -240,25 +268,10 @@ async def test_a_dropped_socket_resumes_on_another_process_with_every_delta_once
     deployment.script(PACED)
     proxy = Proxy(deployment.url(0))
     url = await proxy.start()
-    printed, errors = io.StringIO(), io.StringIO()
-    client = ChatClient(
-        url,
-        deployment.tokens["ada"],
-        tmp_path,
-        model=None,
-        write=False,
-        yes=True,
-        session_id=None,
-        console=Console(file=printed, width=10_000),
-        errors=Console(file=errors, width=10_000),
-        backoff_s=0.1,
-    )
+    client, printed, errors = recording_client(url, deployment.tokens["ada"], tmp_path)
     try:
         chat = asyncio.create_task(client.run(["long answer"]))
-        deadline = time.monotonic() + 20
-        while "w05" not in printed.getvalue():
-            assert time.monotonic() < deadline and not chat.done(), printed.getvalue() + errors.getvalue()
-            await asyncio.sleep(0.01)
+        await printed_soon("w05", printed, errors, chat)
         proxy.upstream = deployment.url(1)  # the resume is served by the other process, from Redis
         proxy.cut()
         assert await asyncio.wait_for(chat, 30) == 0, errors.getvalue()
@@ -302,25 +315,10 @@ async def test_a_server_killed_mid_step_ends_the_resumed_answer_with_one_error_l
     deployment.script({"text": "x" * 400, "chunk_chars": 2, "delay_ms": 50})
     proxy = Proxy(doomed.url())
     url = await proxy.start()
-    printed, errors = io.StringIO(), io.StringIO()
-    client = ChatClient(
-        url,
-        deployment.tokens["ada"],
-        tmp_path,
-        model=None,
-        write=False,
-        yes=True,
-        session_id=None,
-        console=Console(file=printed, width=10_000),
-        errors=Console(file=errors, width=10_000),
-        backoff_s=0.1,
-    )
+    client, printed, errors = recording_client(url, deployment.tokens["ada"], tmp_path)
     try:
         chat = asyncio.create_task(client.run(["long answer"]))
-        deadline = time.monotonic() + 20
-        while "xx" not in printed.getvalue():
-            assert time.monotonic() < deadline and not chat.done(), printed.getvalue() + errors.getvalue()
-            await asyncio.sleep(0.01)
+        await printed_soon("xx", printed, errors, chat)
         proxy.upstream = deployment.url(0)
         doomed.servers[0][0].kill()  # the step dies with its process and never writes its end
         started = time.monotonic()
@@ -341,25 +339,9 @@ async def test_a_server_that_stays_away_is_one_line_after_bounded_retries(deploy
     deployment.script({"text": "y" * 300, "chunk_chars": 2, "delay_ms": 30})
     proxy = Proxy(deployment.url())
     url = await proxy.start()
-    printed, errors = io.StringIO(), io.StringIO()
-    client = ChatClient(
-        url,
-        deployment.tokens["ada"],
-        tmp_path,
-        model=None,
-        write=False,
-        yes=True,
-        session_id=None,
-        console=Console(file=printed, width=10_000),
-        errors=Console(file=errors, width=10_000),
-        reconnect_attempts=3,
-        backoff_s=0.1,
-    )
+    client, printed, errors = recording_client(url, deployment.tokens["ada"], tmp_path, reconnect_attempts=3)
     chat = asyncio.create_task(client.run(["long answer"]))
-    deadline = time.monotonic() + 20
-    while "yy" not in printed.getvalue():
-        assert time.monotonic() < deadline and not chat.done(), printed.getvalue() + errors.getvalue()
-        await asyncio.sleep(0.01)
+    await printed_soon("yy", printed, errors, chat)
     await proxy.stop()  # the address now refuses connections
     assert await asyncio.wait_for(chat, 30) == 1
     lines = errors.getvalue().splitlines()
