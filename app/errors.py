@@ -172,6 +172,74 @@ class RateLimited(AdjutantError):
         return self.retry_after
 
 
+# --- integrations (SCM, trackers, chat platforms) ---------------------------------------------------------
+#
+# Raised by the clients in app/integrations/. The detail names the service and what failed, never a credential
+# or the upstream's raw body; `reason` is what a server tool tells the model.
+
+
+class IntegrationError(AdjutantError):
+    code = "INTEGRATION_FAILED"
+    http_status = 502
+    reason = "failed"
+
+    def __init__(self, detail: str, *, service: str | None = None) -> None:
+        super().__init__(detail)
+        self.service = service
+
+
+class IntegrationAuthFailed(IntegrationError):
+    """The service refused the connection's credentials (401), or they lack a permission the call needs (403)."""
+
+    code = "INTEGRATION_AUTH_FAILED"
+    reason = "auth_failed"
+
+
+class IntegrationNotFound(IntegrationError):
+    """The service has no such object (or hides it from these credentials)."""
+
+    code = "INTEGRATION_NOT_FOUND"
+    http_status = 404
+    reason = "not_found"
+
+
+class IntegrationRateLimited(IntegrationError):
+    """The service's rate limit is spent; `retry_after` seconds until it allows calls again."""
+
+    code = "INTEGRATION_RATE_LIMITED"
+    http_status = 429
+    reason = "rate_limited"
+
+    def __init__(self, detail: str, *, retry_after: float, service: str | None = None) -> None:
+        super().__init__(detail, service=service)
+        self.retry_after = retry_after
+
+    def retry_after_header(self) -> int | None:
+        return max(1, round(self.retry_after))
+
+
+class IntegrationUnavailable(IntegrationError):
+    """The service timed out, could not be reached, or kept answering 5xx after our retries."""
+
+    code = "INTEGRATION_UNAVAILABLE"
+    http_status = 503
+    reason = "unavailable"
+
+
+class IntegrationRejected(IntegrationError):
+    """The service refused the request itself (400/409/422): e.g. an invalid JQL query or a field it rejects."""
+
+    code = "INTEGRATION_REJECTED"
+    http_status = 422
+    reason = "rejected"
+
+
+class ConnectionNotFound(NotFound):
+    """The team has no such connection (or it belongs to another team; the two look the same)."""
+
+    code = "CONNECTION_NOT_FOUND"
+
+
 class IndexingFailed(AdjutantError):
     """A repository could not be cloned or indexed; the detail is safe to show (never git's own output)."""
 

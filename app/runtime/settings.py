@@ -442,14 +442,7 @@ class SearchSettings(Section):
     @field_validator("git_allowed_hosts")
     @classmethod
     def _git_allowed_hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for entry in value:
-            try:
-                ipaddress.ip_network(entry.strip().strip("[]"), strict=False)
-            except ValueError:
-                label = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
-                if not re.fullmatch(rf"(?i){label}(\.{label})*\.?", entry.strip()):
-                    raise ValueError(f"{entry!r} is neither a host name nor an address range") from None
-        return value
+        return check_host_entries(value)
 
     @model_validator(mode="after")
     def _local_dimension(self) -> SearchSettings:
@@ -516,6 +509,38 @@ class ExtensionFeatureSettings(Section):
         return value
 
 
+class IntegrationSettings(Section):
+    """How the server talks to the teams' SCM, trackers and chat platforms (docs/integrations.md)."""
+
+    timeout_s: float = Field(gt=0, le=300, description="Longest wait for one call to an integrated service.")
+    max_retries: int = Field(
+        ge=0, le=10, description="Retries of a call that met a 5xx or a dropped connection (with jittered backoff)."
+    )
+    backoff_base_s: float = Field(ge=0, le=30, description="First retry delay; doubles per retry, with jitter.")
+    max_rate_wait_s: float = Field(
+        ge=0,
+        le=3600,
+        description="Longest a call waits out a service's rate limit; beyond it the call fails as rate limited "
+        "(chat tools report it to the model; jobs retry later).",
+    )
+    concurrency_per_connection: int = Field(ge=1, le=64, description="Calls in flight per connection and worker.")
+    blocking_threads: int = Field(
+        ge=1, le=64, description="Threads for the clients built on blocking libraries (jira, atlassian-python-api)."
+    )
+    etag_cache_ttl_s: int = Field(ge=0, description="How long ETags and bodies are kept for conditional GETs.")
+    allowed_hosts: tuple[str, ...] = Field(
+        description="Hosts a connection may use although they are not public addresses (GitHub Enterprise, "
+        "self-managed GitLab, Jira Data Center on your network): exact names and/or address ranges. Only these may "
+        "use http://."
+    )
+    max_tool_output_chars: int = Field(ge=500, description="Longest result of one integration tool shown to a model.")
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _allowed_hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return check_host_entries(value)
+
+
 class Settings(Section):
     server: ServerSettings
     database: DatabaseSettings
@@ -535,6 +560,7 @@ class Settings(Section):
     inline_edit: InlineEditSettings
     rewrites: RewriteSettings
     extension: ExtensionFeatureSettings
+    integrations: IntegrationSettings
     client_config: ClientConfig
 
 
@@ -553,3 +579,15 @@ def secret_values(settings: BaseModel) -> list[str]:
         elif is_secret_field(type(settings), name) and isinstance(value, str) and value:
             found.append(value)
     return found
+
+
+def check_host_entries(value: tuple[str, ...]) -> tuple[str, ...]:
+    """An allow-list's entries: each a host name or an address range (CIDR or a single address)."""
+    for entry in value:
+        try:
+            ipaddress.ip_network(entry.strip().strip("[]"), strict=False)
+        except ValueError:
+            label = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+            if not re.fullmatch(rf"(?i){label}(\.{label})*\.?", entry.strip()):
+                raise ValueError(f"{entry!r} is neither a host name nor an address range") from None
+    return value
