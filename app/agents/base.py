@@ -32,16 +32,41 @@ class AgentInput:
 
 
 class Agent:
+    """An agent declares its prompt, its tools and its budget; the selector and the solver read them.
+
+    `server_tools` names the server tools it may be offered (each still only when the team has the connection
+    the tool needs); `client_tools` whether the IDE's tools are offered at all; `requires` the connection kinds
+    of which the team needs at least one for the agent to be chosen; `step_budget` its model calls per request
+    (None = chat.step_cap), which `agents.<name>.step_cap` overrides."""
+
     name: str
     description: str
     may_write: bool
     template: Template
 
-    def __init__(self, name: str, description: str, template_path: Path, *, may_write: bool) -> None:
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        template_path: Path,
+        *,
+        may_write: bool,
+        server_tools: tuple[str, ...] = ("code_search", "scm_get_file", "scm_search_code"),
+        client_tools: bool = True,
+        requires: tuple[str, ...] = (),
+        step_budget: int | None = None,
+    ) -> None:
         self.name = name
         self.description = description
         self.may_write = may_write
+        self.server_tools = server_tools
+        self.client_tools = client_tools
+        self.requires = requires
+        self.step_budget = step_budget
         self.template = Template(template_path.read_text(encoding="utf-8"))
+
+    def available(self, connected: frozenset[str]) -> bool:
+        return not self.requires or bool(connected & set(self.requires))
 
     def system_prompt(self, context: AgentInput, *, rules_max_chars: int) -> str:
         rules = (context.rules or "").strip()

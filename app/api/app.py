@@ -19,6 +19,7 @@ from app.api.routes import (
     health,
     history,
     inline_edit,
+    integrations,
     llm,
     local_binary,
     out_of_scope,
@@ -41,6 +42,8 @@ from app.chat.uploads import Uploads
 from app.chat.websearch import WebSearch
 from app.db.connection import close_database, open_database
 from app.errors import ConfigError
+from app.integrations.connections import Connections
+from app.integrations.runtime import IntegrationRuntime
 from app.integrations.websearch import web_search_client
 from app.jobs.queue import JobQueue
 from app.llm.providers.pool import ProviderPool
@@ -49,6 +52,7 @@ from app.llm.router import LLMRouter
 from app.runtime.config_loader import load_settings
 from app.runtime.logging import configure_logging, sanic_log_config
 from app.runtime.redis_client import open_redis
+from app.runtime.secret_box import load_secret_box
 from app.runtime.sentry import close_sentry, init_sentry
 from app.runtime.settings import Settings, secret_values
 from app.search.index_job import KIND as INDEX_JOB
@@ -56,6 +60,7 @@ from app.search.index_job import IndexJobs
 from app.search.rerank import LLMReranker
 from app.search.service import SearchService
 from app.search.tool import code_search_tool
+from app.tools.integration_tools import IntegrationTools
 from app.tools.server_tools import ServerToolRegistry
 from app.version import __version__
 
@@ -146,6 +151,7 @@ def install_routes(app: Sanic) -> None:
         websearch.bp,
         rewrites.bp,
         inline_edit.bp,
+        integrations.bp,
         out_of_scope.bp,
         telemetry.bp,
     ):
@@ -161,6 +167,14 @@ async def open_stores(app: Sanic, settings: Settings) -> None:
         app.ctx.redis, settings.redis.key_prefix, settings.auth.login_binding_ttl_minutes
     )
     app.ctx.uploads = Uploads(settings)
+    app.ctx.integration_runtime = IntegrationRuntime(
+        settings.integrations, redis=app.ctx.redis, key_prefix=settings.redis.key_prefix
+    )
+    app.ctx.connections = Connections(load_secret_box(settings), app.ctx.integration_runtime)
+    for tool in IntegrationTools(
+        app.ctx.connections, max_output_chars=settings.integrations.max_tool_output_chars
+    ).tools():
+        app.ctx.server_tools.register(tool)
 
 
 async def start_background(app: Sanic, settings: Settings) -> None:
@@ -189,6 +203,8 @@ def start_chat(app: Sanic, settings: Settings, redactor: Any) -> None:
         running=app.ctx.running,
         server_tools=app.ctx.server_tools,
         uploads=app.ctx.uploads,
+        agents=settings.agents,
+        connected_kinds=app.ctx.connections.kinds,
     )
     app.ctx.solver.start()
     app.ctx.helper = app.ctx.solver.helper
@@ -229,5 +245,7 @@ async def close_stores(app: Sanic) -> None:
     await app.ctx.llm_providers.aclose()
     if getattr(app.ctx, "websearch", None) is not None:
         await app.ctx.websearch.aclose()
+    if getattr(app.ctx, "integration_runtime", None) is not None:
+        app.ctx.integration_runtime.close()
     await close_database()
     close_sentry()

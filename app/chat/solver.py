@@ -12,14 +12,15 @@ import asyncio
 import dataclasses
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from app.agents.base import AgentInput
-from app.agents.selector import AGENTS, Selection, select_agent, selector_prompt
+from app.agents.base import Agent, AgentInput
+from app.agents.selector import AGENTS, BY_NAME, Selection, select_agent, selector_prompt
 from app.chat import transcript
 from app.chat.helper_model import HelperModel
 from app.chat.running import RunningSteps
@@ -43,14 +44,25 @@ from app.llm.errors import LLMError
 from app.llm.registry import ModelRegistry, RegisteredModel
 from app.llm.router import LLMRouter
 from app.llm.types import ImagePart, Message
-from app.runtime.settings import ChatSettings
+from app.runtime.settings import AgentsSettings, ChatSettings
 from app.tools.client_tools import first_party_tools, mcp_tools
+from app.tools.integration_tools import explicitly_asks_to_write
 from app.tools.server_tools import ServerToolRegistry
 from app.wire_errors import request_error_fields
 
 log = logging.getLogger("adjutant.chat")
 SUMMARY_CHARS = 100
 DEFAULT_SESSION_TYPE = "VSCODE_EXT_SESSION"
+ConnectedKinds = Callable[[int], Awaitable[frozenset[str]]]
+
+
+async def no_connections(team_id: int) -> frozenset[str]:
+    return frozenset()
+
+
+def agent_named(name: str | None) -> Agent:
+    """The agent a stored query names; a query from before an agent was removed gets the default."""
+    return BY_NAME.get(name or "", AGENTS[0])
 
 
 @dataclass
@@ -92,8 +104,12 @@ class QuerySolver:
         running: RunningSteps,
         server_tools: ServerToolRegistry,
         uploads: Uploads,
+        agents: AgentsSettings | None = None,
+        connected_kinds: ConnectedKinds = no_connections,
     ) -> None:
         self.settings = settings
+        self.agents = agents
+        self.connected_kinds = connected_kinds
         self.uploads = uploads
         self.registry = registry
         self.router = router
@@ -193,9 +209,14 @@ class QuerySolver:
         )
         images = await self.uploads.images(caller, [a.attachment_id for a in request.attachments])
         # Chosen before any write: the rules decide at once, a model call (if ever) happens outside the transaction.
+        connected = await self.connected_kinds(caller.team_id)
         selection = (
-            None if (malformed_retry or retry) else await self._select(self._agent_input(request, request.query))
+            None
+            if (malformed_retry or retry)
+            else await self._select(self._agent_input(request, request.query), connected)
         )
+        if selection is not None:
+            model = self._agent_model(selection.agent, model)
         # Claimed before anything is committed: with Redis away the request fails and leaves nothing behind.
         stream_id = new_stream_id()
         await self.running.claim(stream_id)
@@ -213,9 +234,7 @@ class QuerySolver:
                     new_session = False
                 if latest is not None and (malformed_retry or retry):  # both imply a latest query
                     query = latest
-                    selection = Selection(
-                        next((a for a in AGENTS if a.name == query.agent), AGENTS[0]), request.query, "rules"
-                    )
+                    selection = Selection(agent_named(query.agent), request.query, "rules")
                     await repo.set_query_status(query.id, "RUNNING")
                     if malformed_retry:
                         notice = "System notice: the previous tool call was unusable. " + request.query
@@ -267,6 +286,7 @@ class QuerySolver:
             text=request.query,
             model=model.name,
             agent=selection.agent.name,
+            agent_reason=f"{selection.by}: {selection.reason}"[:300] if selection.reason else selection.by,
             retry_reason=request.retry_reason,
             fingerprint=print_,
         )
@@ -411,7 +431,7 @@ class QuerySolver:
         await repo.set_query_status(query.id, "RUNNING")
         if substituted:
             await self._info(session, query, f"Model {request.llm_model} is not available here; using {model.name}.")
-        selection = Selection(next((a for a in AGENTS if a.name == query.agent), AGENTS[0]), query.text, "rules")
+        selection = Selection(agent_named(query.agent), query.text, "rules")
         await self._start(step, session, query, caller, model, request, selection, print_, None)
         return Answer(follow=step.stream_id, session_id=session.id)
 
@@ -467,13 +487,20 @@ class QuerySolver:
         summary: asyncio.Task[str | None] | None,
     ) -> None:
         try:
+            agent = selection.agent
             flags = request.tool_flags(semantic_search_enabled=self.settings.semantic_search_enabled)
-            if not selection.agent.may_write:
+            if not agent.may_write:
                 flags = dataclasses.replace(flags, write_mode=False)
-            tools = first_party_tools(flags)
-            server_tools = self.server_tools.offered(flags)
+            tools = first_party_tools(flags) if agent.client_tools else []
+            server_tools = self.server_tools.offered(
+                flags,
+                names=agent.server_tools,
+                connected=await self.connected_kinds(caller.team_id),
+                allow_writes=explicitly_asks_to_write(query.text),
+            )
             taken = {t.spec.name for t in tools} | {t.name for t in server_tools}
-            tools += mcp_tools(request.client_tools, taken)
+            if agent.client_tools:
+                tools += mcp_tools(request.client_tools, taken)
             context = self._agent_input(
                 request, query.text, tool_names=tuple(sorted(taken | {t.spec.name for t in tools}))
             )
@@ -492,6 +519,7 @@ class QuerySolver:
                 fingerprint=print_,
                 connection_id=caller.connection_id,
                 summary=summary,
+                step_cap=self._step_cap(agent),
             )
             await self.runner.start(plan)
         except Exception:
@@ -521,7 +549,22 @@ class QuerySolver:
             tool_names=tool_names,
         )
 
-    async def _select(self, context: AgentInput) -> Selection:
+    def _agent_model(self, agent: Agent, requested: RegisteredModel) -> RegisteredModel:
+        """`agents.<name>.model` when it names a usable model; otherwise the request's model."""
+        preference = getattr(self.agents, agent.name, None) if self.agents else None
+        if preference is None or not preference.model or preference.model == requested.name:
+            return requested
+        model, substituted = self.registry.resolve(preference.model)
+        return requested if substituted else model
+
+    def _step_cap(self, agent: Agent) -> int:
+        """`agents.<name>.step_cap` when the operator set one; else the agent's own budget within chat.step_cap."""
+        preference = getattr(self.agents, agent.name, None) if self.agents else None
+        if preference is not None and preference.step_cap:
+            return preference.step_cap
+        return min(agent.step_budget or self.settings.step_cap, self.settings.step_cap)
+
+    async def _select(self, context: AgentInput, connected: frozenset[str]) -> Selection:
         helper = self.helper.helper_model()
 
         async def classify_with_model(query: str, agents: tuple[Any, ...]) -> str:
@@ -529,7 +572,10 @@ class QuerySolver:
             return await self.helper.ask_helper(prompt, purpose="selector", max_output_tokens=10)
 
         return await select_agent(
-            context, classify_with_model if helper else None, timeout_s=self.settings.selector_timeout_s
+            context,
+            classify_with_model if helper else None,
+            timeout_s=self.settings.selector_timeout_s,
+            connected=connected,
         )
 
     def _summarize(self, session_id: int, text: str) -> asyncio.Task[str | None] | None:

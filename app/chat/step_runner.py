@@ -72,6 +72,7 @@ class StepPlan:
     fingerprint: str | None
     connection_id: str | None
     summary: asyncio.Task[str | None] | None = None
+    step_cap: int | None = None  # the agent's model-call budget; None = chat.step_cap
 
 
 class StepRunner:
@@ -160,13 +161,14 @@ class _StepRun:
         )
         malformed_attempts = 0
         capped_noted = False
+        step_cap = plan.step_cap or self.settings.step_cap
         async with asyncio.timeout(self.settings.step_timeout_s):
             while True:
                 calls = await repo.count_model_call(plan.query.id)
-                capped = calls > self.settings.step_cap
+                capped = calls > step_cap
                 if capped and not capped_noted:
                     capped_noted = True
-                    await self._system_info(f"Stopped after {self.settings.step_cap} model steps for this request.")
+                    await self._system_info(f"Stopped after {step_cap} model steps for this request.")
                 history = await transcript.load(plan.session.id)
                 request = LLMRequest(
                     model=self.model_name,
@@ -190,7 +192,7 @@ class _StepRun:
                     await self.tools.run_server(outcome.server_calls, record_results=True)
                     continue
                 if outcome.malformed and not capped:
-                    if malformed_attempts < self.settings.malformed_retries and calls < self.settings.step_cap:
+                    if malformed_attempts < self.settings.malformed_retries and calls < step_cap:
                         malformed_attempts += 1
                         await self._malformed_notice(outcome.malformed)
                         continue

@@ -11,11 +11,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from app.chat import transcript
 from app.chat.blocks import BlockWriter
 from app.chat.step_stream import StepEmitter
 from app.chat.wire import TOOL_USE_ID
 from app.db.repositories import chat as repo
+from app.errors import AdjutantError
 from app.llm.providers.base import MAX_RAW_CHARS
 from app.llm.types import Finish, MalformedToolCallEvent, ToolCallEnd, ToolCallPart, Usage
 from app.runtime.settings import ChatSettings
@@ -153,9 +156,18 @@ class StepToolCalls:
             try:
                 text = await tool.run(tool.model.model_validate(part.arguments), context)
                 status, response = "COMPLETED", {"result": text}
+            except ValidationError as exc:
+                status, response = "FAILED", {"error_message": "invalid arguments: " + validation_summary(exc)}
+            except AdjutantError as exc:
+                status, response = "FAILED", {"error_message": f"{exc.code}: {exc.detail}"}
             except Exception as exc:
+                # Unexpected: logged for us; the model (and history) sees no exception text, which could quote
+                # anything the tool held.
                 log.warning("server tool %s failed", tool.name, exc_info=True)
-                status, response = "FAILED", {"error_message": f"{exc.__class__.__name__}: {exc}"}
+                status, response = (
+                    "FAILED",
+                    {"error_message": f"the tool failed unexpectedly ({exc.__class__.__name__})"},
+                )
             row = await repo.create_tool_use(
                 team_id=plan.team_id,
                 session_id=plan.session.id,
@@ -191,3 +203,11 @@ def deltas_for(deltas: list[str], arguments: dict[str, Any]) -> list[str]:
     except json.JSONDecodeError:
         pass
     return [json.dumps(arguments) if arguments else "{}"]
+
+
+def validation_summary(exc: ValidationError) -> str:
+    """The model's argument mistakes, without echoing the values it sent."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in error['loc']) or 'arguments'}: {error['msg']}"
+        for error in exc.errors(include_url=False, include_input=False)
+    )[:1000]

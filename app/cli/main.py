@@ -7,6 +7,7 @@ import typer
 from app.cli import admin
 from app.cli.chat import chat
 from app.cli.code_search import index, search
+from app.cli.integrations import integrations_app
 from app.cli.serve import serve
 
 cli = typer.Typer(
@@ -23,6 +24,7 @@ cli.command()(index)
 cli.command()(search)
 cli.add_typer(admin.token_app, name="token")
 cli.add_typer(admin.config_app, name="config")
+cli.add_typer(integrations_app, name="integrations")
 
 
 def main() -> None:

@@ -166,10 +166,14 @@ class IntegrationHttp:
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         ok: tuple[int, ...] = (),
+        idempotent: bool | None = None,
     ) -> httpx.Response:
-        """The response of a successful call (2xx, or a status in `ok`); a typed IntegrationError otherwise."""
+        """The response of a successful call (2xx, or a status in `ok`); a typed IntegrationError otherwise.
+
+        `idempotent` overrides the method's own answer: a GraphQL query is a POST that is safe to send again."""
         url = self.url(path)
         method = method.upper()
+        retry_safe = method in IDEMPOTENT if idempotent is None else idempotent
         attempt = 0
         refreshed_auth = False
         while True:
@@ -195,7 +199,7 @@ class IntegrationHttp:
                     f"{self.service} did not answer in time or dropped the connection ({exc.__class__.__name__})",
                     service=self.service,
                 )
-                if method in IDEMPOTENT and attempt < self.policy.max_retries:
+                if retry_safe and attempt < self.policy.max_retries:
                     attempt += 1
                     await self._backoff(attempt)
                     continue
@@ -220,15 +224,13 @@ class IntegrationHttp:
                 refreshed_auth = True
                 await self._on_refused()
                 continue
-            if status in RETRY_STATUSES and method in IDEMPOTENT and attempt < self.policy.max_retries:
+            if status in RETRY_STATUSES and retry_safe and attempt < self.policy.max_retries:
                 attempt += 1
                 await self._backoff(attempt)
                 continue
             raise self._error_for(response)
 
-    async def get_json(
-        self, path: str, *, params: Mapping[str, Any] | None = None, conditional: bool = False
-    ) -> Any:
+    async def get_json(self, path: str, *, params: Mapping[str, Any] | None = None, conditional: bool = False) -> Any:
         if not conditional or self._redis is None or not self._etag_prefix or self._etag_ttl_s <= 0:
             return _json(await self.request("GET", path, params=params), self.service)
         key = self._etag_key(path, params)

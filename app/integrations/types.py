@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
 class Identity(BaseModel):
@@ -78,6 +78,67 @@ class CodeHit(BaseModel):
     path: str
     url: str
     fragment: str | None = None
+
+
+class Comparison(BaseModel):
+    """What `head` has that `base` lacks: its commits (oldest first, as `git log base..head --reverse`) and the
+    files they change."""
+
+    base: str
+    head: str
+    status: str | None = None  # "ahead", "behind", "diverged", "identical"
+    ahead_by: int = 0
+    behind_by: int = 0
+    commits: list[Commit] = Field(default_factory=list)
+    files: list[PullRequestFile] = Field(default_factory=list)
+    url: str
+
+
+class ReviewCommentDraft(BaseModel):
+    """A comment to post on a line (or a range: `start_line`..`line`) of a pull request's diff."""
+
+    path: str = Field(min_length=1, max_length=4096)
+    line: int = Field(ge=1)
+    side: Literal["LEFT", "RIGHT"] = "RIGHT"  # LEFT: the old file (a removed line); RIGHT: the new one
+    body: str = Field(min_length=1, max_length=65_536)
+    start_line: int | None = Field(default=None, ge=1)
+    start_side: Literal["LEFT", "RIGHT"] | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> ReviewCommentDraft:
+        if self.start_line is not None and self.start_line >= self.line:
+            raise ValueError("start_line must be before line")
+        return self
+
+
+class ReviewComment(BaseModel):
+    id: int
+    path: str
+    line: int | None = None  # None when the line is no longer in the diff (an outdated comment)
+    start_line: int | None = None
+    side: Literal["LEFT", "RIGHT"] | None = None
+    body: str
+    author: str | None = None
+    commit_sha: str | None = None
+    review_id: int | None = None
+    in_reply_to: int | None = None
+    created_at: datetime | None = None
+    url: str
+
+
+class PullRequestReview(BaseModel):
+    id: int
+    state: str  # "COMMENTED", "APPROVED", "CHANGES_REQUESTED", "PENDING"
+    commit_sha: str | None = None
+    url: str
+
+
+class Tag(BaseModel):
+    name: str
+    sha: str  # the commit it points at
+    message: str | None = None  # an annotated tag's message
+    created_at: datetime | None = None  # the tag's date when the service has one, else its commit's
+    url: str
 
 
 # --- trackers and docs ----------------------------------------------------------------------------------------
@@ -149,3 +210,15 @@ class ChatMessage(BaseModel):
     created_at: datetime | None = None
     url: str | None = None
     reply_count: int = 0
+
+
+class ChatThread(BaseModel):
+    """A Discord thread: a channel of its own, under the channel `parent_id`."""
+
+    id: str
+    parent_id: str | None = None
+    name: str
+    message_count: int | None = None
+    archived: bool = False
+    created_at: datetime | None = None
+    url: str | None = None

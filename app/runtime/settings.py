@@ -541,6 +541,114 @@ class IntegrationSettings(Section):
         return check_host_entries(value)
 
 
+class AgentPreference(Section):
+    model: str = Field(
+        description="Model this agent uses (a name from llm.models); empty = the model of the request. An unknown "
+        "or unusable name also falls back to the request's model."
+    )
+    step_cap: int = Field(
+        ge=0, le=200, description="Model calls per request for this agent; 0 = the agent's own budget."
+    )
+
+
+class AgentsSettings(Section):
+    """Per-agent preferences (docs/integrations.md#agents)."""
+
+    code_qa: AgentPreference
+    code_edit: AgentPreference
+    ticket: AgentPreference
+    docs: AgentPreference
+    pr: AgentPreference
+
+
+class JobsSettings(Section):
+    """Background jobs: their transport, workers, schedules and webhook intake (docs/jobs.md)."""
+
+    backend: Literal["redis", "kafka"] = Field(
+        description="What carries jobs to workers: redis = Redis Streams on redis.url; kafka = the brokers in "
+        "kafka_bootstrap_servers. Job records are in PostgreSQL either way."
+    )
+    embedded_worker: bool = Field(
+        description="`adjutant serve` runs a worker in each of its processes; false = only `adjutant worker` "
+        "processes run jobs."
+    )
+    worker_concurrency: int = Field(ge=1, le=1024, description="Jobs one worker runs at once (--concurrency).")
+    partitions: int = Field(
+        ge=1,
+        le=256,
+        description="Partitions per job kind (Redis streams, or Kafka partitions of topics this server creates). "
+        "A team's jobs of one kind share a partition and run in order; more partitions spread more teams.",
+    )
+    lease_s: float = Field(
+        gt=0,
+        le=3600,
+        description="A worker silent this long is taken for dead: its partitions and its running jobs go to "
+        "others (also the Kafka session timeout).",
+    )
+    poll_ms: int = Field(ge=10, le=60000, description="Longest a worker waits on the transport for new messages.")
+    drain_timeout_s: float = Field(
+        ge=0, description="On SIGTERM, how long running jobs get to finish before they are released to others."
+    )
+    redeliver_after_s: float = Field(
+        gt=0, description="A job due to run that no worker took for this long is handed to the transport again."
+    )
+    sweep_interval_s: float = Field(gt=0, description="How often each worker looks for such jobs.")
+    schedule_poll_s: float = Field(gt=0, le=3600, description="How often each worker looks for due schedule ticks.")
+    default_max_attempts: int = Field(ge=1, le=100, description="Attempts of a job kind that names no cap.")
+    default_timeout_s: float = Field(gt=0, description="Wall-clock limit of one attempt, for kinds that name none.")
+    backoff_initial_s: float = Field(ge=0, description="Delay before a job's first retry; doubles per attempt.")
+    backoff_max_s: float = Field(ge=0, description="Longest delay between two attempts.")
+    max_payload_bytes: int = Field(ge=1024, description="Largest job payload (JSON) accepted by enqueue.")
+    schedules_per_team: int = Field(ge=1, le=100_000, description="Schedules one team may keep.")
+    worker_metrics_port: int = Field(
+        ge=0, le=65535, description="`adjutant worker` serves Prometheus metrics on this port; 0 = none."
+    )
+    webhook_max_bytes: int = Field(ge=1024, description="Largest webhook body accepted (413 above).")
+    webhook_replay_ttl_s: int = Field(
+        ge=60, description="How long a webhook delivery id is remembered to refuse replays."
+    )
+    kafka_bootstrap_servers: str = Field(description="Kafka brokers, host:port, comma separated (backend = kafka).")
+    kafka_topic_prefix: str = Field(
+        pattern=r"^[A-Za-z0-9._-]{0,100}$", description="Prefix of the topics: <prefix>jobs.<kind>, .retry, .dead."
+    )
+    kafka_group: str = Field(min_length=1, max_length=200, description="Consumer group every worker joins.")
+    kafka_replication_factor: int = Field(ge=1, le=16, description="Replication of the topics this server creates.")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        description="How workers connect to the brokers."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        description="SASL mechanism, for the SASL_* protocols."
+    )
+    kafka_sasl_username: str = Field(description="SASL user name.")
+    kafka_sasl_password: str = secret("SASL password. Env: ADJUTANT_JOBS__KAFKA_SASL_PASSWORD.")
+
+    # Field validators, not a model validator: an error on the section would quote it, the SASL password included.
+    @field_validator("poll_ms")
+    @classmethod
+    def _poll_within_lease(cls, value: int, info: ValidationInfo) -> int:
+        if "lease_s" in info.data and value / 1000 * 3 > info.data["lease_s"]:
+            raise ValueError("must be at most a third of lease_s, or a waiting worker loses its partitions")
+        return value
+
+    @field_validator("backoff_max_s")
+    @classmethod
+    def _backoff_bounds(cls, value: float, info: ValidationInfo) -> float:
+        if value < info.data.get("backoff_initial_s", 0):
+            raise ValueError("must be at least backoff_initial_s")
+        return value
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _brokers(cls, value: str, info: ValidationInfo) -> str:
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        if info.data.get("backend") == "kafka" and not entries:
+            raise ValueError("backend kafka needs at least one host:port")
+        for entry in entries:
+            if not re.fullmatch(r"[A-Za-z0-9.\[\]:_-]+:[0-9]{1,5}", entry):
+                raise ValueError(f"{entry!r} is not host:port")
+        return ",".join(entries)
+
+
 class Settings(Section):
     server: ServerSettings
     database: DatabaseSettings
@@ -561,6 +669,8 @@ class Settings(Section):
     rewrites: RewriteSettings
     extension: ExtensionFeatureSettings
     integrations: IntegrationSettings
+    jobs: JobsSettings
+    agents: AgentsSettings
     client_config: ClientConfig
 
 

@@ -29,6 +29,8 @@ class ServerTool:
     model: type[BaseModel]
     run: Callable[[BaseModel, ToolContext], Awaitable[str]]
     available: Callable[[Any], bool] = lambda flags: True  # (ToolFlags) -> offered?
+    needs: tuple[str, ...] = ()  # connection kinds, one of which the team must have
+    writes: bool = False  # changes something outside: offered only when the request explicitly asks
 
     def spec(self) -> ToolSpec:
         return ToolSpec.from_model(self.name, self.description, self.model)
@@ -43,5 +45,21 @@ class ServerToolRegistry:
             raise ValueError(f"server tool {tool.name!r} is already registered")
         self.tools[tool.name] = tool
 
-    def offered(self, flags: Any) -> list[ServerTool]:
-        return [tool for tool in self.tools.values() if tool.available(flags)]
+    def offered(
+        self,
+        flags: Any,
+        *,
+        names: tuple[str, ...] | None = None,
+        connected: frozenset[str] = frozenset(),
+        allow_writes: bool = False,
+    ) -> list[ServerTool]:
+        """The tools for one step: those the agent may use (`names`; None = every tool), whose connection the
+        team has, and that write only when the request asked for it."""
+        return [
+            tool
+            for tool in self.tools.values()
+            if tool.available(flags)
+            and (names is None or tool.name in names)
+            and (not tool.needs or bool(connected & set(tool.needs)))
+            and (allow_writes or not tool.writes)
+        ]

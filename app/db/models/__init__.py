@@ -6,6 +6,8 @@ from app.db.models.code import Chunk, CodeFile, Repository
 from app.db.models.extension import SavedUrl, UserExtensionSettings
 from app.db.models.identity import ApiToken, Membership, Team, User
 from app.db.models.inline_edit import InlineEditJob
+from app.db.models.integrations import Integration
+from app.db.models.jobs import JobRecord, Schedule
 
 __all__ = [
     "ApiToken",
@@ -16,9 +18,12 @@ __all__ = [
     "CodeFile",
     "InlineEditJob",
     "InstanceSecret",
+    "Integration",
+    "JobRecord",
     "Membership",
     "Repository",
     "SavedUrl",
+    "Schedule",
     "Session",
     "Step",
     "Team",

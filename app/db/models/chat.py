@@ -32,6 +32,7 @@ class UserQuery(Model):
     text = fields.TextField()
     model = fields.CharField(max_length=128)
     agent = fields.CharField(max_length=64, null=True)
+    agent_reason = fields.CharField(max_length=300, null=True)
     retry_reason = fields.CharField(max_length=32, null=True)
     fingerprint = fields.CharField(max_length=64)
     status = fields.CharField(max_length=16, default="RUNNING")
