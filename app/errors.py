@@ -240,6 +240,53 @@ class ConnectionNotFound(NotFound):
     code = "CONNECTION_NOT_FOUND"
 
 
+# --- jobs, schedules and webhooks ---------------------------------------------------------------------------
+
+
+class JobNotRetryable(Conflict):
+    """Only a FAILED or DEAD job can be retried; one queued, running or succeeded is left as it is."""
+
+    code = "JOB_NOT_RETRYABLE"
+
+
+class ScheduleNotFound(NotFound):
+    code = "SCHEDULE_NOT_FOUND"
+
+
+class JobFailedPermanently(Exception):
+    """Raised by a job handler for a failure no retry can fix: the job is DEAD at once, `str(exc)` its error."""
+
+
+class WebhookNotFound(NotFound):
+    """No connection of that platform has that hook id (or it cannot verify deliveries)."""
+
+    code = "WEBHOOK_NOT_FOUND"
+
+
+class WebhookSignatureInvalid(AdjutantError):
+    """The delivery is not signed with the connection's webhook secret, or its timestamp is out of window."""
+
+    code = "WEBHOOK_SIGNATURE_INVALID"
+    http_status = 401
+
+
+class WebhookReplayed(Conflict):
+    """A delivery id (or a Slack timestamp and signature) seen within the replay window."""
+
+    code = "WEBHOOK_REPLAYED"
+
+
+class WebhookMalformed(AdjutantError):
+    """A signed delivery whose body or headers are not what the platform sends."""
+
+    code = "WEBHOOK_MALFORMED"
+    http_status = 400
+
+
+class WebhookTooLarge(PayloadTooLarge):
+    pass
+
+
 class IndexingFailed(AdjutantError):
     """A repository could not be cloned or indexed; the detail is safe to show (never git's own output)."""
 
@@ -262,6 +309,12 @@ class InternalError(AdjutantError):
 class ServiceUnavailable(AdjutantError):
     code = "SERVICE_UNAVAILABLE"
     http_status = 503
+
+
+class JobQueueUnavailable(ServiceUnavailable):
+    """The job transport (Redis or Kafka) cannot be reached: nothing was queued."""
+
+    code = "JOB_QUEUE_UNAVAILABLE"
 
 
 class StoreUnavailable(InternalError):

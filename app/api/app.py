@@ -11,6 +11,7 @@ from sanic import Sanic
 
 from app.api import errors, guards, openapi_document, validation
 from app.api.client_config import ClientConfigSnapshots
+from app.api.jobs_runtime import start_jobs
 from app.api.routes import (
     auth,
     chat_ws,
@@ -20,6 +21,7 @@ from app.api.routes import (
     history,
     inline_edit,
     integrations,
+    jobs,
     llm,
     local_binary,
     out_of_scope,
@@ -29,8 +31,11 @@ from app.api.routes import (
     telemetry,
     uploads,
     urls,
+    webhooks,
     websearch,
 )
+from app.api.webhooks.intake import WebhookIntake
+from app.api.webhooks.replay import ReplayGuard
 from app.auth.login import LoginBindings
 from app.auth.tokens import TokenService
 from app.chat.inline_edit import InlineEdits
@@ -45,7 +50,6 @@ from app.errors import ConfigError
 from app.integrations.connections import Connections
 from app.integrations.runtime import IntegrationRuntime
 from app.integrations.websearch import web_search_client
-from app.jobs.queue import JobQueue
 from app.llm.providers.pool import ProviderPool
 from app.llm.registry import ModelRegistry
 from app.llm.router import LLMRouter
@@ -55,8 +59,6 @@ from app.runtime.redis_client import open_redis
 from app.runtime.secret_box import load_secret_box
 from app.runtime.sentry import close_sentry, init_sentry
 from app.runtime.settings import Settings, secret_values
-from app.search.index_job import KIND as INDEX_JOB
-from app.search.index_job import IndexJobs
 from app.search.rerank import LLMReranker
 from app.search.service import SearchService
 from app.search.tool import code_search_tool
@@ -152,6 +154,8 @@ def install_routes(app: Sanic) -> None:
         rewrites.bp,
         inline_edit.bp,
         integrations.bp,
+        jobs.bp,
+        webhooks.bp,
         out_of_scope.bp,
         telemetry.bp,
     ):
@@ -179,10 +183,16 @@ async def open_stores(app: Sanic, settings: Settings) -> None:
 
 async def start_background(app: Sanic, settings: Settings) -> None:
     """The job queue with its handlers, and step liveness (heartbeats); both run until shutdown."""
-    app.ctx.jobs = JobQueue(app.ctx.redis, settings.redis.key_prefix)
-    index_jobs = IndexJobs(app.ctx.search)
-    app.ctx.jobs.register(INDEX_JOB, index_jobs.run, on_give_up=index_jobs.give_up)
-    await app.ctx.jobs.start()
+    app.ctx.job_services = await start_jobs(
+        settings, redis=app.ctx.redis, search=app.ctx.search, run_worker=settings.jobs.embedded_worker
+    )
+    app.ctx.jobs = app.ctx.job_services.queue
+    app.ctx.schedules = app.ctx.job_services.schedules
+    app.ctx.webhooks = WebhookIntake(
+        app.ctx.jobs,
+        app.ctx.connections.webhook_target,
+        ReplayGuard(app.ctx.redis, settings.redis.key_prefix, settings.jobs.webhook_replay_ttl_s),
+    )
     app.ctx.running = RunningSteps(
         app.ctx.redis,
         settings.redis.key_prefix,
@@ -233,9 +243,9 @@ async def stop_background(app: Sanic, settings: Settings) -> None:
     inline_edits = getattr(app.ctx, "inline_edits", None)
     if inline_edits is not None:
         await inline_edits.stop()
-    jobs = getattr(app.ctx, "jobs", None)
-    if jobs is not None:
-        await jobs.stop()  # an interrupted job is reclaimed by another worker, or on restart
+    job_services = getattr(app.ctx, "job_services", None)
+    if job_services is not None:
+        await job_services.stop(settings.jobs.drain_timeout_s)  # unfinished jobs go to other workers
 
 
 async def close_stores(app: Sanic) -> None:

@@ -95,7 +95,9 @@ class GitHubAppAuth:
         self._cache_base = hashlib.sha256("\n".join((api_url, self.app_id, pem)).encode()).hexdigest()
         self._headers = dict(headers)
         self._lock = asyncio.Lock()  # parallel calls of one client wait for one exchange
-        self.http: IntegrationHttp = runtime.http(connection, auth=self.jwt_headers, base_url=api_url, rate_policy=rate_policy)
+        self.http: IntegrationHttp = runtime.http(
+            connection, auth=self.jwt_headers, base_url=api_url, rate_policy=rate_policy
+        )
 
     async def jwt_headers(self) -> dict[str, str]:
         return self._headers | {"Authorization": f"Bearer {app_jwt(self.app_id, self._key, now=time.time())}"}
@@ -154,7 +156,9 @@ class GitHubAppAuth:
             expires_at = datetime.fromisoformat(body["expires_at"]).timestamp()
             permissions = {str(k): str(v) for k, v in (body.get("permissions") or {}).items()}
         except (ValueError, KeyError, TypeError, AttributeError):
-            raise IntegrationUnavailable("github answered the token exchange without a usable token", service=SERVICE) from None
+            raise IntegrationUnavailable(
+                "github answered the token exchange without a usable token", service=SERVICE
+            ) from None
         if not isinstance(token, str) or not token:
             raise IntegrationUnavailable("github answered the token exchange without a usable token", service=SERVICE)
         return InstallationToken(token=token, fresh_until=expires_at - TOKEN_MARGIN_S, permissions=permissions)

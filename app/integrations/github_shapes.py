@@ -120,7 +120,13 @@ def tag(raw: dict[str, Any], url: str) -> Tag:
 
 def issue_comment(raw: dict[str, Any]) -> TrackerComment:
     with shape("an issue comment"):
-        return TrackerComment(author=_login(raw.get("user")), created_at=raw.get("created_at"), body=raw.get("body") or "")
+        return TrackerComment(
+            id=str(raw["id"]),
+            author=_login(raw.get("user")),
+            created_at=raw.get("created_at"),
+            body=raw.get("body") or "",
+            url=raw.get("html_url"),
+        )
 
 
 def issue(repo: str, raw: dict[str, Any], comments: list[TrackerComment]) -> TrackerIssue:

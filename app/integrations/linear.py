@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -40,6 +40,7 @@ TITLE_MAX = 255
 BODY_MAX = 50_000
 SEARCH_TERM_MAX = 500
 DEFAULT_RATE_PAUSE_S = 5.0
+EPOCH = datetime.fromtimestamp(0, UTC)
 IDENTIFIER = re.compile(r"^[A-Z][A-Z0-9_]{0,15}-[0-9]{1,9}$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 TEAM_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,15}$")
@@ -65,7 +66,7 @@ VIEWER = "query Viewer { viewer { id name displayName email } organization { nam
 ISSUE = f"""query Issue($id: String!, $comments: Int!) {{
   issue(id: $id) {{
     {ISSUE_FIELDS}
-    comments(first: $comments) {{ nodes {{ body createdAt user {{ name displayName }} }} }}
+    comments(first: $comments) {{ nodes {{ id body createdAt url user {{ name displayName }} }} }}
     relations(first: 50) {{ nodes {{ type relatedIssue {{ identifier title url }} }} }}
     inverseRelations(first: 50) {{ nodes {{ type issue {{ identifier title url }} }} }}
   }}
@@ -86,7 +87,7 @@ ISSUE_CREATE = f"""mutation IssueCreate($input: IssueCreateInput!) {{
   issueCreate(input: $input) {{ success issue {{ {ISSUE_FIELDS} }} }}
 }}"""
 COMMENT_CREATE = """mutation CommentCreate($input: CommentCreateInput!) {
-  commentCreate(input: $input) { success comment { body createdAt user { name displayName } } }
+  commentCreate(input: $input) { success comment { id body createdAt url user { name displayName } } }
 }"""
 
 
@@ -96,9 +97,7 @@ class LinearClient:
         token = connection.credential("token")
         # Personal API keys go bare in Authorization; OAuth access tokens as Bearer.
         value = f"Bearer {token}" if connection.options.get("oauth") else token
-        self._http = runtime.http(
-            connection, auth=static_headers({"Authorization": value}), rate_policy=_rate_policy
-        )
+        self._http = runtime.http(connection, auth=static_headers({"Authorization": value}), rate_policy=_rate_policy)
         self.page_size = PAGE_MAX
 
     async def aclose(self) -> None:
@@ -336,7 +335,9 @@ def _issue_key(identifier: str) -> str:
         return key.lower()
     key = key.upper()
     if not IDENTIFIER.match(key):
-        raise IntegrationRejected(f"{identifier[:40]!r} is not a Linear issue identifier (e.g. ENG-123)", service=SERVICE)
+        raise IntegrationRejected(
+            f"{identifier[:40]!r} is not a Linear issue identifier (e.g. ENG-123)", service=SERVICE
+        )
     return key
 
 
@@ -347,7 +348,7 @@ def _issue(node: dict[str, Any], *, detailed: bool) -> TrackerIssue:
     if detailed:
         comments = sorted(
             (_comment(c) for c in (node.get("comments") or {}).get("nodes") or []),
-            key=lambda c: c.created_at or datetime.min.replace(tzinfo=None),
+            key=lambda c: c.created_at or EPOCH,
         )
         links = _links(node)
     return TrackerIssue(
@@ -371,6 +372,8 @@ def _issue(node: dict[str, Any], *, detailed: bool) -> TrackerIssue:
 
 def _comment(node: dict[str, Any]) -> TrackerComment:
     return TrackerComment(
+        id=node.get("id"),
+        url=node.get("url"),
         author=_person(node.get("user")),
         created_at=node.get("createdAt"),
         body=_cut(node.get("body") or "", COMMENT_CHARS),
@@ -378,17 +381,21 @@ def _comment(node: dict[str, Any]) -> TrackerComment:
 
 
 def _links(node: dict[str, Any]) -> list[IssueLink]:
+    sides = (("relations", "relatedIssue", RELATION_NAMES), ("inverseRelations", "issue", INVERSE_RELATION_NAMES))
     links: list[IssueLink] = []
-    for relation in (node.get("relations") or {}).get("nodes") or []:
-        other = relation.get("relatedIssue") or {}
-        if other.get("identifier"):
-            name = RELATION_NAMES.get(relation.get("type") or "", relation.get("type") or "relates to")
-            links.append(IssueLink(relation=name, key=other["identifier"], title=other.get("title"), url=other.get("url")))
-    for relation in (node.get("inverseRelations") or {}).get("nodes") or []:
-        other = relation.get("issue") or {}
-        if other.get("identifier"):
-            name = INVERSE_RELATION_NAMES.get(relation.get("type") or "", relation.get("type") or "relates to")
-            links.append(IssueLink(relation=name, key=other["identifier"], title=other.get("title"), url=other.get("url")))
+    for field, end, names in sides:
+        for relation in (node.get(field) or {}).get("nodes") or []:
+            other = relation.get(end) or {}
+            if other.get("identifier"):
+                kind = relation.get("type") or "related"
+                links.append(
+                    IssueLink(
+                        relation=names.get(kind, kind),
+                        key=other["identifier"],
+                        title=other.get("title"),
+                        url=other.get("url"),
+                    )
+                )
     return links
 
 

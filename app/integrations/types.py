@@ -145,9 +145,11 @@ class Tag(BaseModel):
 
 
 class TrackerComment(BaseModel):
+    id: str | None = None
     author: str | None = None
     created_at: datetime | None = None
     body: str
+    url: str | None = None  # the comment itself, where the service can link to it
 
 
 class IssueLink(BaseModel):

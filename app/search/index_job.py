@@ -14,7 +14,8 @@ from typing import Any
 
 from app.db.models import Repository
 from app.db.repositories import code as store
-from app.errors import AdjutantError, IndexingFailed
+from app.errors import AdjutantError, IndexingFailed, JobFailedPermanently
+from app.jobs.interface import Job
 from app.runtime.redaction import redact_url
 from app.search import git_credentials
 from app.search.git_remote import parse_git_url
@@ -34,6 +35,24 @@ class IndexJobs:
 
     def __init__(self, service: SearchService) -> None:
         self.service = service
+
+    async def handle(self, job: Job) -> dict[str, Any]:
+        """The job handler. A failure is recorded on the row and not retried (indexing again would fail the
+        same way); only an interrupted run (its worker died) is tried again."""
+        repo = await store.repository(int(job.payload["repository_id"]))
+        if repo is None or repo.team_id != job.team_id:
+            return {"skipped": "no such repository"}
+        try:
+            await self.run(job.payload)
+        except JobFailedPermanently:
+            raise
+        except Exception as exc:
+            raise JobFailedPermanently(redact_url(f"{exc.__class__.__name__}: {exc}")) from exc
+        final = await store.repository(repo.id)
+        return {"repository_id": repo.id, "status": final.status if final else "deleted"}
+
+    async def on_dead(self, job: Job, error: str) -> None:
+        await self.give_up(job.payload, job.attempt)
 
     async def run(self, payload: dict[str, Any]) -> None:
         repo = await store.repository(int(payload["repository_id"]))
@@ -64,7 +83,7 @@ class IndexJobs:
             await saver.settle()
             await store.set_status(repo.id, "FAILED", error=redact_url(exc.detail)[:2000])
             log.info("indexing repository %s failed: %s", repo.id, exc.detail)
-            return
+            raise JobFailedPermanently(redact_url(exc.detail)) from exc
         except Exception as exc:
             # The indexer records its own failures; this also covers what runs before it.
             await saver.settle()
@@ -91,11 +110,12 @@ class IndexJobs:
                 "key to encrypt them: configure secrets.keys, then post the repository again with its git_url"
             )
 
-    async def give_up(self, payload: dict[str, Any], deliveries: int) -> None:
+    async def give_up(self, payload: dict[str, Any], attempts: int) -> None:
+        """The job is DEAD: a row still waiting for it (its runs were all cut off) is FAILED, saying why."""
         await store.fail_index_job(
             int(payload["repository_id"]),
             payload.get("job"),
-            f"indexing was interrupted {deliveries - 1} times (its worker stopped each time, e.g. out of memory) "
+            f"indexing was interrupted {attempts} times (its worker stopped each time, e.g. out of memory) "
             "and is not retried; post the repository again to retry",
         )
 

@@ -57,7 +57,7 @@ async def register(
             f"{name} is already {repo.status.lower()}; poll GET /v1/repositories/{repo.id}, "
             "or send force=true if that job was lost"
         )
-    await jobs.enqueue(INDEX_JOB, job_payload(repo.id, repo.index_job))
+    await jobs.enqueue(INDEX_JOB, job_payload(repo.id, repo.index_job), f"index:{repo.id}:{repo.index_job}", team_id)
     return repo
 
 

@@ -9,7 +9,7 @@ import subprocess
 import asyncpg
 import pytest
 
-from app.db.models import Repository
+from app.db.models import JobRecord, Repository
 from app.search.index_job import KIND as INDEX_JOB
 from app.search.index_job import job_payload
 from tests.conftest import make_settings, start_service, stop_service
@@ -276,7 +276,6 @@ async def test_concurrent_posts_for_one_repository_queue_one_job(search_service,
     token = await search_service.issue_token()
     write_tree(tmp_path / "allowed" / "shop", FILES)
     body = {"name": "shop", "path": str(tmp_path / "allowed" / "shop")}
-    redis = search_service.app.ctx.redis
 
     async def post_all():
         return await asyncio.gather(
@@ -285,12 +284,12 @@ async def test_concurrent_posts_for_one_repository_queue_one_job(search_service,
 
     first = await post_all()  # the row does not exist yet: all six race to create it
     assert sorted(r.status_code for r in first) == [202, 409, 409, 409, 409, 409], [r.text for r in first]
-    assert await redis.xlen("adj:jobs") == 1
+    assert await JobRecord.filter(kind=INDEX_JOB).count() == 1
     repo_id = next(r for r in first if r.status_code == 202).json()["data"]["id"]
     await wait_for_job(search_service, token, repo_id)
     again = await post_all()  # an existing, idle row
     assert sorted(r.status_code for r in again) == [202, 409, 409, 409, 409, 409]
-    assert await redis.xlen("adj:jobs") == 2
+    assert await JobRecord.filter(kind=INDEX_JOB).count() == 2
     assert (await wait_for_job(search_service, token, repo_id))["status"] == "READY"
 
 
@@ -338,6 +337,7 @@ async def test_a_row_with_credentials_in_its_source_is_sealed_by_its_next_job(se
         # As a row written before credentials were sealed.
         legacy = server.base_url.replace("http://", "http://old:l3gacy-t0ken@") + "/shop.git"
         job = "0" * 32
+        team_id = (await Repository.get(id=repo_id)).team_id
         connection = await asyncpg.connect(database_url)
         try:
             await connection.execute(
@@ -349,7 +349,7 @@ async def test_a_row_with_credentials_in_its_source_is_sealed_by_its_next_job(se
         finally:
             await connection.close()
         server.requests.clear()
-        await search_service.app.ctx.jobs.enqueue(INDEX_JOB, job_payload(repo_id, job))
+        await search_service.app.ctx.jobs.enqueue(INDEX_JOB, job_payload(repo_id, job), None, team_id)
         repo = await wait_for_job(search_service, token, repo_id)
         assert repo["status"] == "READY", repo
         assert server.requests and all(r.authorization == basic("old", "l3gacy-t0ken") for r in server.requests)
@@ -367,7 +367,7 @@ async def test_a_row_with_credentials_in_its_source_is_sealed_by_its_next_job(se
         finally:
             await connection.close()
         server.requests.clear()
-        await search_service.app.ctx.jobs.enqueue(INDEX_JOB, job_payload(repo_id, job))
+        await search_service.app.ctx.jobs.enqueue(INDEX_JOB, job_payload(repo_id, job), None, team_id)
         repo = await wait_for_job(search_service, token, repo_id)
         assert repo["status"] == "FAILED" and "cannot be decrypted" in repo["error"], repo
         assert server.requests == []
@@ -389,7 +389,7 @@ async def test_without_a_key_credentials_are_refused_and_nothing_is_stored(datab
             assert refused.status_code == 422 and "secrets.keys" in refused.text, refused.text
             assert "s3cr3t" not in refused.text
             assert await Repository.all().count() == 0
-            assert await running.app.ctx.redis.xlen("adj:jobs") == 0
+            assert await JobRecord.all().count() == 0
             assert server.requests == []
             # A URL without credentials needs no key.
             clean = {"name": "shop", "git_url": server.base_url + "/shop.git"}

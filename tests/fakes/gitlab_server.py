@@ -39,6 +39,7 @@ class Project:
     diffs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # MR iid -> its diffs
     commits: list[dict[str, Any]] = field(default_factory=list)  # one line of history, newest first
     tags: list[dict[str, Any]] = field(default_factory=list)
+    compare_diffs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # "base...head" -> diffs
     notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     discussions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -170,6 +171,7 @@ class FakeGitLab(FakeService):
         self.has_diffs_endpoint = True  # False: GitLab before 15.7 (only /changes)
         self.rate_remaining = 1999
         self.rate_reset_in_s = 60
+        self.not_modified = 0  # 304s answered
         super().__init__()
 
     def add_project(self, path: str, **values: Any) -> Project:
@@ -195,6 +197,7 @@ class FakeGitLab(FakeService):
         self.route("GET", API + "/search", self._search)
         self.route("GET", PROJECT + "/repository/commits", self._commits)
         self.route("GET", PROJECT + "/repository/tags", self._tags)
+        self.route("GET", PROJECT + "/repository/compare", self._compare)
 
     def before(self, request: FakeRequest) -> Answer | None:
         private = request.headers.get("private-token")
@@ -246,7 +249,7 @@ class FakeGitLab(FakeService):
             "encoding": "base64",
             "content_sha256": hashlib.sha256(content).hexdigest(),
             "ref": ref,
-            "blob_id": hashlib.sha1(content).hexdigest(),
+            "blob_id": hashlib.sha1(content).hexdigest(),  # noqa: S324 - git names blobs by SHA-1
             "commit_id": project.refs.get(ref, "c" * 40),
             "last_commit_id": project.refs.get(ref, "c" * 40),
             "execute_filemode": False,
@@ -294,7 +297,7 @@ class FakeGitLab(FakeService):
         project, mr = found
         body = (request.json() or {}).get("body")
         if not body:
-            return self._reply(400, {"message": "400 Bad request - Note {:note=>[\"can't be blank\"]}"})
+            return self._reply(400, {"message": '400 Bad request - Note {:note=>["can\'t be blank"]}'})
         note = self._note(project, mr, body, "MergeRequest")
         project.notes.setdefault(mr["iid"], []).append(note)
         return self._reply(201, note)
@@ -316,10 +319,15 @@ class FakeGitLab(FakeService):
         )
         if not sent.get("body") or not valid:
             return self._reply(
-                400, {"message": "400 Bad request - Note {:line_code=>[\"can't be blank\", \"must be a valid line code\"]}"}
+                400,
+                {"message": '400 Bad request - Note {:line_code=>["can\'t be blank", "must be a valid line code"]}'},
             )
         note = self._note(project, mr, sent["body"], "DiffNote") | {"position": position}
-        discussion = {"id": hashlib.sha1(json.dumps(note).encode()).hexdigest(), "individual_note": False, "notes": [note]}
+        discussion = {
+            "id": hashlib.sha256(json.dumps(note).encode()).hexdigest()[:40],
+            "individual_note": False,
+            "notes": [note],
+        }
         project.discussions.setdefault(mr["iid"], []).append(discussion)
         return self._reply(201, discussion)
 
@@ -389,6 +397,25 @@ class FakeGitLab(FakeService):
             return self._reply(404, {"message": "404 Project Not Found"})
         return self._page(request, project.tags)
 
+    def _compare(self, request: FakeRequest) -> Answer:
+        project = self._find(request)
+        if project is None:
+            return self._reply(404, {"message": "404 Project Not Found"})
+        base, head = request.param("from") or "", request.param("to") or ""
+        start, stop = self._index(project, head), self._index(project, base)
+        if start is None or stop is None:
+            return self._reply(404, {"message": "404 Ref Not Found"})
+        commits = [{k: v for k, v in c.items() if not k.startswith("_")} for c in project.commits[start:stop]][::-1]
+        body = {
+            "commit": commits[-1] if commits else None,  # the head: commits run oldest first
+            "commits": commits,
+            "diffs": project.compare_diffs.get(f"{base}...{head}", []),
+            "compare_timeout": False,
+            "compare_same_ref": base == head,
+            "web_url": f"https://gitlab.example.com/{project.path}/-/compare/{base}...{head}",
+        }
+        return self._etagged(request, body)
+
     # --- shapes and paging -----------------------------------------------------------------------------------
 
     def _note(self, project: Project, mr: dict[str, Any], body: str, kind: str) -> dict[str, Any]:
@@ -433,8 +460,9 @@ class FakeGitLab(FakeService):
         return f"{self.url}{request.path}?{urlencode(query, doseq=True)}"
 
     def _etagged(self, request: FakeRequest, body: Any) -> Answer:
-        etag = 'W/"' + hashlib.md5(json.dumps(body, sort_keys=True).encode()).hexdigest() + '"'
+        etag = 'W/"' + hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32] + '"'
         if request.headers.get("if-none-match") == etag:
+            self.not_modified += 1
             return 304, None, {"ETag": etag} | self._rate_headers()
         return self._reply(200, body, {"ETag": etag})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any, Literal
 
@@ -12,6 +13,7 @@ from sanic.response import HTTPResponse, json
 
 from app.api.openapi import Described, documented
 from app.db.connection import ping_database, schema_status
+from app.jobs.stats import refresh_gauges
 from app.runtime import metrics
 
 bp = Blueprint("health")
@@ -23,7 +25,8 @@ class Pong(Described):
 
 
 class DependencyCheck(Described):
-    """One readiness check; the migrations check adds its schema status (applied, latest, pending, ...)."""
+    """One readiness check; the migrations check adds its schema status (applied, latest, pending, ...), the jobs
+    check its backend (redis or kafka)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -57,14 +60,15 @@ async def _timed(check: Any) -> dict[str, Any]:
 
 @bp.get("/health")
 @documented(
-    summary="Readiness: database, Redis and schema version",
+    summary="Readiness: database, Redis, schema version and the job backend",
     response=Health,
     envelope=False,
     status=(200, 503),
     tag="health",
 )
 async def health(request: Request) -> HTTPResponse:
-    """Readiness: the database answers, Redis answers, and the schema is exactly the one this code expects."""
+    """Readiness: the database answers, Redis answers, the schema is exactly the one this code expects, and the
+    job backend (redis or kafka, named in checks.jobs.backend) can be reached."""
 
     async def database() -> None:
         await ping_database()
@@ -78,10 +82,13 @@ async def health(request: Request) -> HTTPResponse:
             raise RuntimeError("schema out of date")
         return status.as_dict()
 
+    async def jobs() -> dict[str, Any]:
+        return await request.app.ctx.jobs.backend.check()
+
     checks = dict(
         zip(
-            ("database", "redis", "migrations"),
-            await asyncio.gather(_timed(database), _timed(redis), _timed(migrations)),
+            ("database", "redis", "migrations", "jobs"),
+            await asyncio.gather(_timed(database), _timed(redis), _timed(migrations), _timed(jobs)),
             strict=True,
         )
     )
@@ -104,5 +111,7 @@ async def metrics_route(request: Request) -> HTTPResponse:
         from app.errors import RouteNotFound
 
         raise RouteNotFound("metrics are disabled")
+    with contextlib.suppress(Exception):  # the job gauges keep their last values while the database is away
+        await refresh_gauges()
     payload, content_type = metrics.render()
     return HTTPResponse(payload, content_type=content_type)

@@ -1,0 +1,30 @@
+"""The job kinds this service runs, registered alike by `create_app` and by `adjutant worker`, so that any
+process can enqueue any kind and any worker can run it."""
+
+from __future__ import annotations
+
+from app.jobs.backends import kind_defaults
+from app.jobs.interface import JobHandlers
+from app.jobs.webhook_events import WebhookEvents
+from app.runtime.settings import Settings
+from app.search.index_job import KIND as INDEX_JOB
+from app.search.index_job import IndexJobs
+from app.search.service import SearchService
+
+# An index run that was cut off (its worker died) is tried again this often; one that failed is not.
+INDEX_ATTEMPTS = 3
+
+
+def job_handlers(settings: Settings, search: SearchService, webhook_events: WebhookEvents) -> JobHandlers:
+    handlers = JobHandlers(kind_defaults(settings))
+    index_jobs = IndexJobs(search)
+    handlers.register(
+        INDEX_JOB,
+        index_jobs.handle,
+        max_attempts=INDEX_ATTEMPTS,
+        timeout_s=max(settings.jobs.default_timeout_s, settings.search.git_clone_timeout_s * 2),
+        concurrency=2,
+        on_dead=index_jobs.on_dead,
+    )
+    webhook_events.register_kinds(handlers)
+    return handlers

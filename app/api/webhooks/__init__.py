@@ -1,0 +1,1 @@
+"""Webhook intake: each platform's signature scheme, its event types and delivery ids, replay refusal."""

@@ -1,0 +1,236 @@
+"""The job suite, run against each backend (Redis Streams and a real Kafka-protocol broker): the same
+interface must give the same guarantees on both."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+
+from tortoise import Tortoise
+
+from app.db.models import JobRecord
+from app.db.repositories import jobs as store
+from app.jobs.interface import JobMessage
+from app.jobs.queue import message_of
+from tests.jobs.conftest import JobSuite, eventually
+from tests.jobs.kinds import DEAD, EFFECTS, runs
+
+
+async def status(job_id: int) -> JobRecord:
+    return await JobRecord.get(id=job_id)
+
+
+async def settled(job_id: int, wanted: str = "SUCCEEDED", timeout_s: float = 10.0) -> JobRecord:
+    async def reached() -> JobRecord | None:
+        job = await status(job_id)
+        return job if job.status == wanted else None
+
+    return await eventually(reached, timeout_s)
+
+
+async def test_a_teams_jobs_run_in_order_while_other_teams_run_beside_them(suite: JobSuite):
+    teams = [await suite.team("a"), await suite.team("b")]
+    jobs = []
+    for seq in range(6):
+        for team in teams:
+            jobs.append(await suite.queue.enqueue("test.record", {"seq": seq, "sleep_s": 0.04}, None, team))
+    # Two workers that start one after the other: the partitions move between them while jobs run.
+    await suite.start_worker(concurrency=4)
+    await asyncio.sleep(0.1)
+    await suite.start_worker(concurrency=4)
+    for job in jobs:
+        await settled(job.id, timeout_s=20)
+    done = await runs(suite.redis)
+    assert len(done) == 12, done
+    for team in teams:
+        mine = sorted((r for r in done if r["team"] == team), key=lambda r: r["start"])
+        assert [r["seq"] for r in mine] == list(range(6)), mine
+        assert all(a["end"] <= b["start"] for a, b in zip(mine, mine[1:], strict=False)), "one at a time"
+    overlapped = any(
+        a["start"] < b["end"] and b["start"] < a["end"]
+        for a in done
+        if a["team"] == teams[0]
+        for b in done
+        if b["team"] == teams[1]
+    )
+    assert overlapped, "one team's jobs do not wait for another team's"
+
+
+async def test_a_failing_job_is_retried_with_backoff_until_it_succeeds(suite: JobSuite):
+    team = await suite.team("a")
+    await suite.start_worker()
+    job = await suite.queue.enqueue("test.flaky", {"failures": 2}, None, team)
+    done = await settled(job.id)
+    assert done.attempts == 3 and "attempt 2 failed on purpose" in done.last_error
+    starts = [r["start"] for r in await runs(suite.redis)]
+    assert len(starts) == 3
+    # The backoff waits at least half its ceiling: 25 ms after the first failure, 50 ms after the second.
+    assert starts[1] - starts[0] >= 0.025 and starts[2] - starts[1] >= 0.05, starts
+
+
+async def test_a_job_failing_every_attempt_dies_with_its_error_redacted(suite: JobSuite):
+    team = await suite.team("a")
+    await suite.start_worker()
+    job = await suite.queue.enqueue("test.doomed", {}, None, team)
+    dead = await settled(job.id, "DEAD")
+    assert dead.attempts == 3 and len(await runs(suite.redis)) == 3
+    assert "s3cr3t" not in dead.last_error and "ConnectionError: cannot reach https://***@git.example.com" in (
+        dead.last_error
+    )
+    assert await eventually(lambda: suite.redis.llen(DEAD)) == 1
+    assert await eventually(suite.backend.dead_letters) == 1
+    await asyncio.sleep(0.3)  # nothing comes back from the dead
+    assert len(await runs(suite.redis)) == 3
+
+
+async def test_a_failure_no_retry_can_fix_dies_at_once(suite: JobSuite):
+    team = await suite.team("a")
+    await suite.start_worker()
+    job = await suite.queue.enqueue("test.hopeless", {}, None, team)
+    dead = await settled(job.id, "DEAD")
+    assert (dead.attempts, dead.last_error) == (1, "the repository is gone")
+
+
+async def test_an_attempt_past_its_timeout_fails(suite: JobSuite):
+    team = await suite.team("a")
+    await suite.start_worker()
+    job = await suite.queue.enqueue("test.timeout", {"sleep_s": 5}, None, team)
+    started = time.monotonic()
+    dead = await settled(job.id, "DEAD")
+    assert dead.last_error == "timed out after 0.2 s" and time.monotonic() - started < 3
+    assert await runs(suite.redis) == []  # the handler was stopped before it could record a run
+
+
+async def test_a_kinds_concurrency_limit_holds(suite: JobSuite):
+    teams = [await suite.team(f"t{n}") for n in range(6)]
+    for team in teams:  # six teams: nothing orders them, only the kind's limit of 2 holds them back
+        await suite.queue.enqueue("test.limited", {"sleep_s": 0.15}, None, team)
+    await suite.start_worker(concurrency=8)
+    await eventually(lambda: _count_runs(suite, 6), 15)
+    done = await runs(suite.redis)
+    peak = max(sum(1 for b in done if b["start"] <= a["start"] < b["end"]) for a in done)
+    assert peak == 2, done
+
+
+async def _count_runs(suite: JobSuite, count: int) -> bool:
+    return len(await runs(suite.redis)) >= count
+
+
+async def test_a_key_that_succeeded_is_never_run_again(suite: JobSuite):
+    team, other = await suite.team("a"), await suite.team("b")
+    await suite.start_worker()
+    first = await suite.queue.enqueue("test.record", {"seq": 1}, "delivery-42", team)
+    again = await suite.queue.enqueue("test.record", {"seq": 2}, "delivery-42", team)
+    assert again.id == first.id
+    await settled(first.id)
+    later = await suite.queue.enqueue("test.record", {"seq": 3}, "delivery-42", team)
+    await suite.backend.publish(message_of(later))  # a duplicate delivery of the finished job
+    elsewhere = await suite.queue.enqueue("test.record", {"seq": 4}, "delivery-42", other)  # keys are per team
+    await settled(elsewhere.id)
+    await asyncio.sleep(0.2)
+    assert later.id == first.id and elsewhere.id != first.id
+    assert sorted(r["seq"] for r in await runs(suite.redis)) == [1, 4]
+    assert (await status(first.id)).attempts == 1
+
+
+async def test_a_job_whose_message_was_lost_is_handed_over_by_the_sweep(suite: JobSuite):
+    team = await suite.team("a")
+    # Recorded, but never handed to the transport (the process died in between).
+    job, _ = await store.insert_or_get(
+        team_id=team, kind="test.record", payload={"seq": 7}, idempotency_key="lost", max_attempts=2
+    )
+    await suite.start_worker()
+    await settled(job.id, timeout_s=5)
+    assert [r["seq"] for r in await runs(suite.redis)] == [7]
+
+
+async def test_a_job_whose_workers_kept_dying_is_given_up_after_its_cap(suite: JobSuite):
+    team = await suite.team("a")
+    job = await suite.queue.enqueue("test.effect", {}, None, team)
+    # As its last worker left it: every attempt started, and the lease long run out.
+    await Tortoise.get_connection("default").execute_query(
+        "UPDATE jobs SET status = 'RUNNING', attempts = max_attempts, worker = 'gone', "
+        "lease_until = now() - interval '1 minute' WHERE id = $1",
+        [job.id],
+    )
+    await suite.start_worker()
+    await suite.backend.publish(JobMessage(job.id, job.kind, team))
+    dead = await settled(job.id, "DEAD")
+    assert dead.last_error.startswith("its worker stopped 3 times before the job finished")
+    assert await runs(suite.redis) == []
+    assert len(await eventually(lambda: suite.redis.lrange(DEAD, 0, -1))) == 1
+
+
+async def test_each_schedule_tick_fires_once_however_many_workers_run(suite: JobSuite):
+    team = await suite.team("a")
+    schedule = await suite.schedules.add(
+        team, name="nightly", kind="test.tick", cron="0 3 * * *", time_zone_name="Europe/Berlin",
+        payload={"label": "x"},
+    )
+    for _ in range(2):
+        await suite.start_worker(schedules=suite.schedules, concurrency=2)
+    ticks = []
+    for back in (3, 2, 1):  # three ticks come due one after the other
+        tick = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=back)
+        ticks.append(tick)
+        await Tortoise.get_connection("default").execute_query(
+            "UPDATE schedules SET next_run_at = $2 WHERE id = $1", [schedule.id, tick]
+        )
+        await eventually(lambda: JobRecord.filter(kind="test.tick").count(), 5)
+        await eventually(lambda n=len(ticks): _count_runs(suite, n), 5)
+    await asyncio.sleep(0.3)  # both workers polled many times since
+    jobs = await JobRecord.filter(kind="test.tick").order_by("id")
+    assert [j.idempotency_key for j in jobs] == [f"schedule:{schedule.id}:{t.isoformat()}" for t in ticks]
+    assert all(j.status == "SUCCEEDED" and j.attempts == 1 for j in jobs)
+    assert len(await runs(suite.redis)) == 3, "each tick ran once"
+
+
+async def test_ticks_missed_during_downtime_fire_once(suite: JobSuite):
+    team = await suite.team("a")
+    schedule = await suite.schedules.add(
+        team, name="minutely", kind="test.tick", cron="* * * * *", time_zone_name="UTC", payload={"label": "m"}
+    )
+    missed_since = datetime.now(UTC) - timedelta(minutes=30)  # thirty ticks passed while no worker ran
+    await Tortoise.get_connection("default").execute_query(
+        "UPDATE schedules SET next_run_at = $2 WHERE id = $1", [schedule.id, missed_since]
+    )
+    await suite.start_worker(schedules=suite.schedules)
+    await eventually(lambda: _count_runs(suite, 1), 5)
+    await asyncio.sleep(0.3)
+    assert await JobRecord.filter(kind="test.tick").count() == 1
+    moved = await suite.schedules.list(team)
+    now = datetime.now(UTC)
+    assert now < moved[0].next_run_at <= now + timedelta(minutes=1) and moved[0].next_run_at.second == 0
+
+
+async def test_draining_finishes_running_jobs_and_leaves_the_rest_for_another_worker(suite: JobSuite):
+    a, b = await suite.team("a"), await suite.team("b")
+    short = await suite.queue.enqueue("test.slow", {"sleep_s": 0.3, "seq": 1}, None, a)
+    behind = await suite.queue.enqueue("test.slow", {"sleep_s": 0.3, "seq": 2}, None, a)  # waits for `short`
+    long = await suite.queue.enqueue("test.slow", {"sleep_s": 30, "seq": 3}, None, b)
+    worker = await suite.start_worker(concurrency=4)
+    await eventually(lambda: _both_running(short.id, long.id), 10)
+    await suite.stop_worker(worker, drain_s=1.0)
+    assert (await status(short.id)).status == "SUCCEEDED", "a job that could finish did"
+    released = await status(long.id)
+    assert (released.status, released.attempts, released.worker) == ("QUEUED", 0, None), "released, uncounted"
+    assert (await status(behind.id)).status == "QUEUED", "not started, left queued"
+    await suite.redis.set("test:fast", b"1")
+    await suite.start_worker()
+    assert (await settled(long.id)).attempts == 1
+    assert (await settled(behind.id)).attempts == 1
+    seqs = [r["seq"] for r in await runs(suite.redis)]
+    assert sorted(seqs) == [1, 2, 3] and seqs.index(1) < seqs.index(2)
+
+
+async def _both_running(*job_ids: int) -> bool:
+    return await JobRecord.filter(id__in=job_ids, status="RUNNING").count() == len(job_ids)
+
+
+async def test_effects_counter_is_untouched_by_duplicates(suite: JobSuite):
+    team = await suite.team("a")
+    await suite.start_worker()
+    job = await suite.queue.enqueue("test.effect", {}, "once", team)
+    await settled(job.id)
+    assert await suite.redis.get(EFFECTS) == b"1"
