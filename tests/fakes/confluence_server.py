@@ -286,7 +286,10 @@ class FakeConfluence(FakeService):
 
     def _search(self, request: FakeRequest) -> Answer:
         cql = request.param("cql") or ""
-        match = re.fullmatch(r'\s*(?:space\s*=\s*"?(\w+)"?\s+AND\s+)?(?:text|title)\s*~\s*"([^"]*)"\s*', cql)
+        match = re.fullmatch(
+            r'\s*(?:type\s*=\s*"?page"?\s+AND\s+)?(?:space\s*=\s*"?(\w+)"?\s+AND\s+)?(?:text|title)\s*~\s*"([^"]*)"\s*',
+            cql,
+        )
         if not match:
             return 400, {"statusCode": 400, "message": f"Could not parse cql : {cql[:60]}", "reason": "Bad Request"}, {}
         space, words = match.groups()
