@@ -166,3 +166,25 @@ async def test_another_team_sees_no_connection_and_gets_no_integration_tools(dep
     offered = deployment.model_calls()[-1]["tools"]
     assert not any(name.startswith(("jira_", "confluence_", "scm_")) for name in offered)
     await socket.close()
+
+
+async def test_the_ticket_agent_creates_an_issue_only_when_explicitly_asked(deployment, fakes):
+    _, jira, _, _ = fakes
+    before = set(jira.issues)
+    deployment.script({"text": "ENG-7 is in progress."})
+    socket = await deployment.client().socket()
+    await socket.ask({"query": "what is the status of ENG-7?"})
+    asked = deployment.model_calls()[-1]
+    assert "jira_get_issue" in asked["tools"] and "jira_create_issue" not in asked["tools"]
+    assert "tickets (Jira or Linear)" in json.dumps(asked["messages"][0]), "the ticket agent answered"
+
+    deployment.script(
+        {"tool_calls": [{"name": "jira_create_issue", "input": {"project": "ENG", "summary": "Flaky deploy step"}}]},
+        {"text": "Created it."},
+    )
+    await socket.ask({"query": "please create a ticket in ENG for the flaky deploy step (see ENG-7)"})
+    created = set(jira.issues) - before
+    assert len(created) == 1 and jira.issues[created.pop()].summary == "Flaky deploy step"
+    result = next(m for m in reversed(deployment.model_calls()[-1]["messages"]) if m["role"] == "tool")
+    assert "Created ENG-" in json.dumps(result) and "/browse/ENG-" in json.dumps(result)
+    await socket.close()
