@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -27,6 +28,7 @@ from app.runtime.secret_box import load_secret_box
 from app.runtime.settings import Settings
 from app.wire_errors import validation_details
 
+T = TypeVar("T")
 integrations_app = typer.Typer(help="Connect the team's SCM, trackers, docs and chat platforms.", no_args_is_help=True)
 TeamOption = Annotated[str, typer.Option(help="The team that owns the connection.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -177,16 +179,9 @@ def check_connection(
     config: ConfigOption = None,
 ) -> None:
     """One cheap authenticated call: who the credentials are and which scopes they have. Exit 1 on failure."""
-    settings = settings_from_cli(data_dir, config)
-    service = _service(settings)
-
-    async def run() -> Any:
-        owner = await team_named(team)
-        if owner is None:
-            raise InvalidRequest(f"no team named {team!r}")
-        return await service.test(owner.id, connection)
-
-    result = _found(settings, run, connection)
+    result = _on_connection(
+        data_dir, config, team, connection, lambda service, team_id: service.test(team_id, connection)
+    )
     if as_json:
         out.print_json(result.model_dump_json())
     elif result.ok and result.identity is not None:
@@ -210,20 +205,29 @@ def remove(
     config: ConfigOption = None,
 ) -> None:
     """Remove a connection and its sealed credentials."""
-    settings = settings_from_cli(data_dir, config)
-    service = _service(settings)
-
-    async def run() -> Any:
-        owner = await team_named(team)
-        if owner is None:
-            raise InvalidRequest(f"no team named {team!r}")
-        return await service.remove(owner.id, connection)
-
-    view = _found(settings, run, connection)
+    view = _on_connection(
+        data_dir, config, team, connection, lambda service, team_id: service.remove(team_id, connection)
+    )
     out.print(f"removed {view.kind} connection {view.name!r} ({view.id})")
 
 
-def _found(settings: Settings, run: Any, reference: str) -> Any:
+def _on_connection(
+    data_dir: Path | None,
+    config: Path | None,
+    team: str,
+    reference: str,
+    action: Callable[[Connections, int], Awaitable[T]],
+) -> T:
+    """Run `action` on the team's connections; an unknown team or connection is one line and exit 2."""
+    settings = settings_from_cli(data_dir, config)
+    service = _service(settings)
+
+    async def run() -> T:
+        owner = await team_named(team)
+        if owner is None:
+            raise InvalidRequest(f"no team named {team!r}")
+        return await action(service, owner.id)
+
     try:
         return run_on_database(settings, run)
     except ConnectionNotFound:

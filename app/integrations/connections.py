@@ -31,7 +31,6 @@ from app.runtime.secret_box import SecretBox
 log = logging.getLogger("adjutant.integrations")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 SECRET_MAX = 16_000  # a PEM private key is ~1.7 KB; anything far larger is not a credential
-KINDS_TTL_S = 5.0
 NEEDS_BASE_URL: frozenset[str] = frozenset({"jira", "confluence"})
 
 # The credential forms each service accepts (docs/integrations.md): auth type -> required fields.
@@ -310,7 +309,7 @@ class Connections:
         worker: every chat turn asks, and a connection added a moment ago may show up one turn later."""
         now = time.monotonic()
         cached = self._kinds.get(team_id)
-        if cached is not None and now - cached[0] < KINDS_TTL_S:
+        if cached is not None and now - cached[0] < self.runtime.settings.kinds_cache_s:
             return cached[1]
         found = frozenset(await store.kinds_of_team(team_id))
         if len(self._kinds) > 10_000:

@@ -534,6 +534,9 @@ class IntegrationSettings(Section):
         "use http://."
     )
     max_tool_output_chars: int = Field(ge=500, description="Longest result of one integration tool shown to a model.")
+    kinds_cache_s: float = Field(
+        ge=0, le=300, description="How long a worker remembers which services a team has connected (asked every turn)."
+    )
 
     @field_validator("allowed_hosts")
     @classmethod

@@ -54,6 +54,7 @@ def deployment(servers, tmp_path_factory, request):
         "ADJUTANT_SECRETS__KEYS": SECRET_KEYS,
         "ADJUTANT_INTEGRATIONS__ALLOWED_HOSTS": '["127.0.0.1"]',
         "ADJUTANT_CHAT__STEP_CAP": "4",
+        "ADJUTANT_INTEGRATIONS__KINDS_CACHE_S": "0.5",
     }
     deployment = prepare(workdir, database_url, servers.redis_url, f"int{os.getpid() % 10**6}:", **overrides)
     deployment.tokens["ada"] = deployment.issue_token("ada@example.com")
@@ -187,4 +188,20 @@ async def test_the_ticket_agent_creates_an_issue_only_when_explicitly_asked(depl
     assert len(created) == 1 and jira.issues[created.pop()].summary == "Flaky deploy step"
     result = next(m for m in reversed(deployment.model_calls()[-1]["messages"]) if m["role"] == "tool")
     assert "Created ENG-" in json.dumps(result) and "/browse/ENG-" in json.dumps(result)
+    await socket.close()
+
+
+async def test_removing_a_connection_takes_its_tools_away(deployment, fakes):
+    removed = await asyncio.to_thread(adjutant, deployment, "integrations", "remove", "wiki", "--team", "core")
+    assert removed.returncode == 0 and "removed confluence connection 'wiki'" in removed.stdout
+    missing = await asyncio.to_thread(adjutant, deployment, "integrations", "remove", "wiki", "--team", "core")
+    assert missing.returncode == 2 and "no connection 'wiki'" in missing.stderr
+    listed = await asyncio.to_thread(adjutant, deployment, "integrations", "list", "--team", "core")
+    assert "wiki" not in listed.stdout and "jira" in listed.stdout
+    await asyncio.sleep(0.6)  # the serving worker remembers a team's connection kinds for 0.5 s here
+    deployment.script({"text": "no docs"})
+    socket = await deployment.client().socket()
+    await socket.ask({"query": "/docs how do we roll back?"})
+    offered = deployment.model_calls()[-1]["tools"]
+    assert not any(name.startswith("confluence_") for name in offered)
     await socket.close()

@@ -22,6 +22,7 @@ TEST_SETTINGS = {
     "etag_cache_ttl_s": 600,
     "allowed_hosts": ("127.0.0.1",),
     "max_tool_output_chars": 12000,
+    "kinds_cache_s": 5.0,
 }
 
 
@@ -31,6 +32,16 @@ def integration_settings(**overrides: Any) -> IntegrationSettings:
 
 @pytest_asyncio.fixture
 async def runtime(redis_url: str) -> AsyncIterator[IntegrationRuntime]:
+    redis = aioredis.Redis.from_url(redis_url)
+    built = IntegrationRuntime(integration_settings(), redis=redis, key_prefix="test:")
+    yield built
+    built.close()
+    await redis.aclose()
+
+
+@pytest_asyncio.fixture
+async def second_runtime(redis_url: str) -> AsyncIterator[IntegrationRuntime]:
+    """Another worker: its own limiter objects, the same Redis."""
     redis = aioredis.Redis.from_url(redis_url)
     built = IntegrationRuntime(integration_settings(), redis=redis, key_prefix="test:")
     yield built

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 
 import pytest
 import pytest_asyncio
-import redis.asyncio as aioredis
 
 from app.errors import (
     IntegrationAuthFailed,
@@ -37,7 +36,7 @@ from tests.fakes.bitbucket_server import (
     error_body,
     pull_request,
 )
-from tests.integrations.conftest import connection, integration_settings
+from tests.integrations.conftest import connection
 
 REPO = "acme/api"
 MAIN, FEATURE, OLD = "a3" * 20, "a2" * 20, "a1" * 20
@@ -158,16 +157,6 @@ async def make_client(runtime: IntegrationRuntime) -> AsyncIterator[Callable[...
     yield make
     for client in clients:
         await client.aclose()
-
-
-@pytest_asyncio.fixture
-async def second_runtime(redis_url: str) -> AsyncIterator[IntegrationRuntime]:
-    """Another worker: its own limiter objects, the same Redis."""
-    redis = aioredis.Redis.from_url(redis_url)
-    built = IntegrationRuntime(integration_settings(), redis=redis, key_prefix="test:")
-    yield built
-    built.close()
-    await redis.aclose()
 
 
 BASIC = {"username": USERNAME, "password": APP_PASSWORD}

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 
 import pytest
 import pytest_asyncio
-import redis.asyncio as aioredis
 
 from app.errors import (
     IntegrationAuthFailed,
@@ -26,7 +25,7 @@ from app.integrations.gitlab import GitLabClient
 from app.integrations.runtime import IntegrationRuntime
 from app.integrations.scm import ScmClient
 from tests.fakes.gitlab_server import OAUTH_TOKEN, TOKEN, FakeGitLab, Project, commit, diff, merge_request
-from tests.integrations.conftest import connection, integration_settings
+from tests.integrations.conftest import connection
 
 REPO = "acme/platform/api"
 ENCODED = "acme%2Fplatform%2Fapi"
@@ -118,16 +117,6 @@ async def make_client(runtime: IntegrationRuntime) -> AsyncIterator[Callable[...
     yield make
     for client in clients:
         await client.aclose()
-
-
-@pytest_asyncio.fixture
-async def second_runtime(redis_url: str) -> AsyncIterator[IntegrationRuntime]:
-    """Another worker: its own limiter objects, the same Redis."""
-    redis = aioredis.Redis.from_url(redis_url)
-    built = IntegrationRuntime(integration_settings(), redis=redis, key_prefix="test:")
-    yield built
-    built.close()
-    await redis.aclose()
 
 
 # --- identity ---------------------------------------------------------------------------------------------------

@@ -165,7 +165,11 @@ async def test_a_job_whose_workers_kept_dying_is_given_up_after_its_cap(suite: J
 async def test_each_schedule_tick_fires_once_however_many_workers_run(suite: JobSuite):
     team = await suite.team("a")
     schedule = await suite.schedules.add(
-        team, name="nightly", kind="test.tick", cron="0 3 * * *", time_zone_name="Europe/Berlin",
+        team,
+        name="nightly",
+        kind="test.tick",
+        cron="0 3 * * *",
+        time_zone_name="Europe/Berlin",
         payload={"label": "x"},
     )
     for _ in range(2):
