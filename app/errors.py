@@ -138,6 +138,13 @@ class JobNotFound(NotFound):
     code = "JOB_NOT_FOUND"
 
 
+class Forbidden(AdjutantError):
+    """The caller is known but its team role does not allow this action."""
+
+    code = "FORBIDDEN"
+    http_status = 403
+
+
 class MethodNotAllowed(AdjutantError):
     code = "METHOD_NOT_ALLOWED"
     http_status = 405

@@ -9,6 +9,7 @@ from app.cli.chat import chat
 from app.cli.code_search import index, search
 from app.cli.integrations import integrations_app
 from app.cli.serve import serve
+from app.cli.team import team_app
 
 cli = typer.Typer(
     name="adjutant",
@@ -25,6 +26,7 @@ cli.command()(search)
 cli.add_typer(admin.token_app, name="token")
 cli.add_typer(admin.config_app, name="config")
 cli.add_typer(integrations_app, name="integrations")
+cli.add_typer(team_app, name="team")
 
 
 def main() -> None:

@@ -149,3 +149,21 @@ async def test_without_a_key_connections_are_refused_with_the_fix(database_url, 
         assert response.status_code == 422 and "secrets.keys" in response.text
     finally:
         await stop_service(service)
+
+
+async def test_only_an_admin_adds_or_removes_connections_and_members_still_use_them(running, gitlab):
+    from app.db.repositories import identity
+
+    admin = await running.issue_token("first@example.com", team="core")  # a team's first member is its admin
+    member = await running.issue_token("second@example.com", team="core")
+    refused = await call(running, "POST", "/v1/integrations", member, json=gitlab_body(gitlab.url))
+    assert refused.status_code == 403 and refused.json()["error"]["message"] == "FORBIDDEN"
+    assert "admin role" in refused.text
+    created = (await call(running, "POST", "/v1/integrations", admin, json=gitlab_body(gitlab.url))).json()["data"]
+    assert (await call(running, "GET", "/v1/integrations", member)).json()["data"][0]["id"] == created["id"]
+    assert (await call(running, "POST", f"/v1/integrations/{created['id']}/test", member)).json()["data"]["ok"]
+    assert (await call(running, "DELETE", f"/v1/integrations/{created['id']}", member)).status_code == 403
+    second = await identity.user_by_email("second@example.com")
+    core = await identity.team_named("core")
+    assert await identity.set_membership_role(second.id, core.id, "admin")
+    assert (await call(running, "DELETE", f"/v1/integrations/{created['id']}", member)).status_code == 200

@@ -8,6 +8,7 @@ from sanic.response import HTTPResponse
 from app.api.envelopes import success
 from app.api.openapi import documented
 from app.api.validation import parse_body
+from app.auth.roles import require_role
 from app.integrations.connections import ConnectionCheck, ConnectionInput, Connections, ConnectionView
 
 bp = Blueprint("integrations", url_prefix="/v1")
@@ -20,18 +21,20 @@ def _connections(request: Request) -> Connections:
 @bp.post("/integrations", ctx_auth="required", ctx_client="none")
 @documented(
     summary="Connect a service for the team",
-    description="Credentials are encrypted before they are stored and are never returned. The base URL must be a "
+    description="Needs the admin role in the team. Credentials are encrypted before they are stored and are "
+    "never returned. The base URL must be a "
     "public address unless the operator allow-lists it (integrations.allowed_hosts). Answers 409 when the team "
     "already has a connection of that name.",
     body=ConnectionInput,
     response=ConnectionView,
     status=201,
-    errors=[409],
+    errors=[403, 409],
     tag="integrations",
 )
 async def add_connection(request: Request) -> HTTPResponse:
     body = parse_body(request, ConnectionInput)
     principal = request.ctx.auth.principal
+    await require_role(principal, "admin", action="adding a connection")
     view = await _connections(request).add(principal.team_id, principal.user_id, body)
     return success(view.model_dump(mode="json"), status=201)
 
@@ -65,7 +68,16 @@ async def test_connection(request: Request, connection_id: str) -> HTTPResponse:
 
 
 @bp.delete("/integrations/<connection_id>", ctx_auth="required", ctx_client="none")
-@documented(summary="Remove a connection", response=ConnectionView, errors=[404], tag="integrations")
+@documented(
+    summary="Remove a connection",
+    description="Needs the admin role in the team.",
+    response=ConnectionView,
+    errors=[403, 404],
+    tag="integrations",
+)
 async def remove_connection(request: Request, connection_id: str) -> HTTPResponse:
-    view = await _connections(request).remove(request.ctx.auth.principal.team_id, connection_id)
+    principal = request.ctx.auth.principal
+    await _connections(request).get(principal.team_id, connection_id)  # another team's id: 404, not 403
+    await require_role(principal, "admin", action="removing a connection")
+    view = await _connections(request).remove(principal.team_id, connection_id)
     return success(view.model_dump(mode="json"))

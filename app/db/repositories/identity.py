@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 
 from tortoise.exceptions import IntegrityError
@@ -37,7 +38,29 @@ async def get_or_create_user(email: str, name: str) -> User:
 
 
 async def ensure_membership(user: User, team: Team) -> None:
-    await Membership.get_or_create(user_id=user.id, team_id=team.id)
+    """Make `user` a member of `team`; the first member of a team becomes its admin (someone must manage it)."""
+    if await Membership.exists(user_id=user.id, team_id=team.id):
+        return
+    first = not await Membership.exists(team_id=team.id)
+    with contextlib.suppress(IntegrityError):  # joined concurrently
+        await Membership.create(user_id=user.id, team_id=team.id, role="admin" if first else "member")
+
+
+async def membership_role(user_id: int, team_id: int) -> str | None:
+    found = await Membership.filter(user_id=user_id, team_id=team_id).values_list("role", flat=True)
+    return found[0] if found else None
+
+
+async def set_membership_role(user_id: int, team_id: int, role: str) -> bool:
+    return await Membership.filter(user_id=user_id, team_id=team_id).update(role=role) > 0
+
+
+async def team_members(team_id: int) -> list[Membership]:
+    return await Membership.filter(team_id=team_id).select_related("user").order_by("created_at", "id")
+
+
+async def user_by_email(email: str) -> User | None:
+    return await User.get_or_none(email=email.strip().lower())
 
 
 async def create_token(**fields: object) -> ApiToken:
