@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, model_validator
 
-from app.errors import IntegrationError, IntegrationRejected
+from app.errors import IntegrationError, IntegrationRejected, InvalidRequest
 from app.integrations.clients import client_for
 from app.integrations.connection import SCM_KINDS, ConnectionInfo
 from app.integrations.connections import Connections
@@ -300,6 +300,8 @@ class IntegrationTools:
         async def run(arguments: BaseModel, context: ToolContext) -> str:
             try:
                 connection = await self._pick(context.team_id, needs, getattr(arguments, "connection", None), arguments)
+                # Checked again per call, not only when the connection was added: the name may resolve elsewhere now.
+                await self.connections.check_address(connection.base_url)
                 client = client_for(connection, self.connections.runtime)
                 try:
                     text = await action(arguments, connection, client)
@@ -307,6 +309,8 @@ class IntegrationTools:
                     await client.aclose()
             except IntegrationError as exc:
                 return tool_failure(exc)
+            except InvalidRequest as exc:  # the address policy refused the connection's host
+                return f"ERROR (refused): {exc.detail}."
             return bound(text, self.max_output_chars)
 
         return ServerTool(name=name, description=description, model=model, run=run, needs=needs, writes=writes)
@@ -383,8 +387,9 @@ class IntegrationTools:
         return "\n".join(lines)
 
     async def _linear_comment(self, a: LinearAddComment, _: ConnectionInfo, client: Any) -> str:
-        await client.comment(a.identifier.upper(), a.body)
-        return f"Commented on {a.identifier.upper()}"
+        comment = await client.comment(a.identifier.upper(), a.body)
+        url = getattr(comment, "url", None)
+        return f"Commented on {a.identifier.upper()}" + (f"\nURL: {url}" if url else "")
 
     # --- SCM ---
 
