@@ -301,6 +301,12 @@ class IndexingFailed(AdjutantError):
     http_status = 502
 
 
+class ReviewRulesInvalid(InvalidRequest):
+    """A repository's `.adjutant.toml` `[review]` table is not valid TOML or breaks the rules' schema."""
+
+    code = "REVIEW_RULES_INVALID"
+
+
 class NotImplementedRoute(AdjutantError):
     """A reference-server route that is out of scope (docs/protocol.md §1.1)."""
 
@@ -311,6 +317,11 @@ class NotImplementedRoute(AdjutantError):
 class InternalError(AdjutantError):
     code = "INTERNAL_ERROR"
     http_status = 500
+
+
+class ReviewStateInvalid(InternalError):
+    """A stored reviewer conversation cannot continue as asked (wrong reviewer, unknown or missing tool
+    results): a driver bug or a corrupted record, never the client's input."""
 
 
 class ServiceUnavailable(AdjutantError):

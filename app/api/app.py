@@ -19,6 +19,8 @@ from app.api.routes import (
     extension,
     health,
     history,
+    ide_review,
+    ide_review_ws,
     inline_edit,
     integrations,
     jobs,
@@ -53,6 +55,7 @@ from app.integrations.websearch import web_search_client
 from app.llm.providers.pool import ProviderPool
 from app.llm.registry import ModelRegistry
 from app.llm.router import LLMRouter
+from app.review.ide.runtime import IdeReviews
 from app.runtime.config_loader import load_settings
 from app.runtime.logging import configure_logging, sanic_log_config
 from app.runtime.redis_client import open_redis
@@ -156,6 +159,8 @@ def install_routes(app: Sanic) -> None:
         integrations.bp,
         jobs.bp,
         webhooks.bp,
+        ide_review.bp,
+        ide_review_ws.bp,
         out_of_scope.bp,
         telemetry.bp,
     ):
@@ -200,6 +205,7 @@ async def start_background(app: Sanic, settings: Settings) -> None:
         heartbeat_ttl_s=settings.chat.heartbeat_ttl_s,
     )
     await app.ctx.running.start()
+    app.ctx.ide_reviews = await IdeReviews.start(settings, app.ctx.redis, app.ctx.llm)
 
 
 def start_chat(app: Sanic, settings: Settings, redactor: Any) -> None:
@@ -233,6 +239,9 @@ def start_chat(app: Sanic, settings: Settings, redactor: Any) -> None:
 
 async def stop_background(app: Sanic, settings: Settings) -> None:
     """Drain: let running steps finish (clients would otherwise resume into an error), then stop."""
+    ide_reviews = getattr(app.ctx, "ide_reviews", None)
+    if ide_reviews is not None:
+        await ide_reviews.stop(settings.server.graceful_shutdown_s)
     running = getattr(app.ctx, "running", None)
     if running is not None:
         await running.drain(settings.server.graceful_shutdown_s)

@@ -3,19 +3,27 @@ process can enqueue any kind and any worker can run it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from app.jobs.backends import kind_defaults
 from app.jobs.interface import JobHandlers
+from app.jobs.queue import JobQueue
 from app.jobs.webhook_events import WebhookEvents
 from app.runtime.settings import Settings
 from app.search.index_job import KIND as INDEX_JOB
 from app.search.index_job import IndexJobs
+from app.search.reindex_job import KIND as REINDEX_JOB
+from app.search.reindex_job import ReindexJobs, ReindexPayload
 from app.search.service import SearchService
 
 # An index run that was cut off (its worker died) is tried again this often; one that failed is not.
 INDEX_ATTEMPTS = 3
 
 
-def job_handlers(settings: Settings, search: SearchService, webhook_events: WebhookEvents) -> JobHandlers:
+def job_handlers(
+    settings: Settings, search: SearchService, webhook_events: WebhookEvents, queue: Callable[[], JobQueue]
+) -> JobHandlers:
+    """Every kind; `queue` gives the queue (built on these handlers) to kinds that enqueue others."""
     handlers = JobHandlers(kind_defaults(settings))
     index_jobs = IndexJobs(search)
     handlers.register(
@@ -25,6 +33,9 @@ def job_handlers(settings: Settings, search: SearchService, webhook_events: Webh
         timeout_s=max(settings.jobs.default_timeout_s, settings.search.git_clone_timeout_s * 2),
         concurrency=2,
         on_dead=index_jobs.on_dead,
+    )
+    handlers.register(
+        REINDEX_JOB, ReindexJobs(queue).handle, max_attempts=3, schedulable=True, payload_model=ReindexPayload
     )
     webhook_events.register_kinds(handlers)
     return handlers

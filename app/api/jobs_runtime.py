@@ -47,9 +47,11 @@ async def start_jobs(
     concurrency: int | None = None,
 ) -> JobServices:
     webhook_events = WebhookEvents()
-    handlers = job_handlers(settings, search, webhook_events)
+    queues: list[JobQueue] = []
+    handlers = job_handlers(settings, search, webhook_events, lambda: queues[0])
     backend = job_backend(settings, redis)
     queue = JobQueue(backend, handlers, max_payload_bytes=settings.jobs.max_payload_bytes)
+    queues.append(queue)
     await queue.start()
     schedules = Schedules(handlers, per_team=settings.jobs.schedules_per_team)
     worker = None

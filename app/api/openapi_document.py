@@ -16,6 +16,7 @@ from pydantic import TypeAdapter
 from sanic import Sanic
 from sanic.router import Route
 
+from app.api import paths
 from app.api.guards import path_policy
 from app.api.openapi import EVENT_STREAM, JSON, ErrorEnvelope, Header, RouteDoc, declaration, is_excluded
 from app.runtime.settings import ClientSettings
@@ -24,6 +25,26 @@ from app.version import __version__
 BEARER = "bearer"
 COMPONENTS = "#/components/schemas/{model}"
 _APPLIED: set[Any] = set()  # handlers whose operations are complete (operations are per process)
+REVIEW_SOCKET = (
+    "Not a REST route: upgrade to a WebSocket and exchange one JSON object per text frame as specified in "
+    "docs/review-protocol.md §{section}. Every upgrade is accepted; the bearer token (or the message's auth_token) "
+    "and the client headers are checked per message and reported in-band (§5.8)."
+)
+SOCKETS = {  # path -> (summary, description, tag) of each WebSocket route
+    paths.CHAT_SOCKET: (
+        "The query-solver WebSocket",
+        "Not a REST route: upgrade to a WebSocket and exchange one JSON object per text frame as "
+        "specified in docs/protocol.md §5 (connection, request kinds, event catalogue, errors and close codes). "
+        "The bearer token and the client headers are checked by the socket itself (§5.7).",
+        "chat",
+    ),
+    paths.REVIEW_SOLVER: ("The IDE review agents' WebSocket", REVIEW_SOCKET.format(section=5), "ide-review"),
+    paths.REVIEW_POST_PROCESS_SOLVER: (
+        "The IDE review post-process WebSocket",
+        REVIEW_SOCKET.format(section=6),
+        "ide-review",
+    ),
+}
 
 if TYPE_CHECKING:
     from sanic_ext.extensions.openapi.builders import OperationBuilder, SpecificationBuilder
@@ -274,13 +295,9 @@ def _websocket(route: Route) -> None:
     operation = _operation_of(route.handler)
     operation.disable_autodoc()
     operation.name(operation_id(route))
-    operation.describe(
-        summary="The query-solver WebSocket",
-        description="Not a REST route: upgrade to a WebSocket and exchange one JSON object per text frame as "
-        "specified in docs/protocol.md §5 (connection, request kinds, event catalogue, errors and close codes). "
-        "The bearer token and the client headers are checked by the socket itself (§5.7).",
-    )
-    operation.tag("chat")
+    summary, description, tag = SOCKETS.get("/" + route.path, SOCKETS[paths.CHAT_SOCKET])
+    operation.describe(summary=summary, description=description)
+    operation.tag(tag)
     operation.responses = {101: {"description": _reason(101)}}
 
 

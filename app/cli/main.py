@@ -8,8 +8,11 @@ from app.cli import admin
 from app.cli.chat import chat
 from app.cli.code_search import index, search
 from app.cli.integrations import integrations_app
+from app.cli.jobs import jobs_app, schedules_app
+from app.cli.review import review
 from app.cli.serve import serve
 from app.cli.team import team_app
+from app.cli.worker import worker
 
 cli = typer.Typer(
     name="adjutant",
@@ -19,14 +22,18 @@ cli = typer.Typer(
     add_completion=False,
 )
 cli.command()(serve)
+cli.command()(worker)
 cli.command()(admin.migrate)
 cli.command()(chat)
 cli.command()(index)
 cli.command()(search)
+cli.command()(review)
 cli.add_typer(admin.token_app, name="token")
 cli.add_typer(admin.config_app, name="config")
 cli.add_typer(integrations_app, name="integrations")
 cli.add_typer(team_app, name="team")
+cli.add_typer(jobs_app, name="jobs")
+cli.add_typer(schedules_app, name="schedules")
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import ResponseError
 
 from app.jobs.interface import Delivery, JobMessage
+from app.runtime.tasks import stop_task
 
 if TYPE_CHECKING:
     from app.jobs.redis_backend import RedisBackend
@@ -98,6 +99,7 @@ class RedisConsumer:
         self._release = self.redis.register_script(_RELEASE)
         self._balancer: asyncio.Task[None] | None = None
         self._moved_at = 0.0
+        self._stopped = asyncio.Event()
 
     def _members(self, kind: str) -> str:
         return f"{self.backend.prefix}jobs:members:{kind}"
@@ -110,9 +112,10 @@ class RedisConsumer:
         self._balancer = asyncio.create_task(self._balance_forever(), name="jobs-partitions")
 
     async def stop(self) -> None:
+        self._stopped.set()
         if self._balancer is not None:
-            self._balancer.cancel()
-            await asyncio.gather(self._balancer, return_exceptions=True)
+            await asyncio.wait({self._balancer}, timeout=5)  # it ends at its next pause, never mid-command
+            await stop_task(self._balancer)
         with contextlib.suppress(Exception):
             pipe = self.redis.pipeline(transaction=False)
             for partition in self.owned.values():
@@ -171,8 +174,10 @@ class RedisConsumer:
     # --- partitions --------------------------------------------------------------------------------------
 
     async def _balance_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.lease_ms / 3000)
+        while not self._stopped.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), self.lease_ms / 3000)
+                return
             try:
                 await self.balance()
             except asyncio.CancelledError:

@@ -24,6 +24,7 @@ from app.jobs.recovery import hand_over_undelivered
 from app.jobs.runner import JobRunner
 from app.jobs.schedules import Schedules
 from app.runtime.settings import JobsSettings
+from app.runtime.tasks import stop_task
 
 log = logging.getLogger("adjutant.jobs")
 PREFETCH = 2  # deliveries held per slot: the next job of a lane is at hand when one ends
@@ -64,6 +65,7 @@ class Worker:
         self.consumer: Consumer | None = None
         self._loops: list[asyncio.Task[None]] = []
         self._fetching: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
 
     async def start(self) -> None:
         self.consumer = self.backend.consumer(self.kinds, self.worker_id)
@@ -78,10 +80,16 @@ class Worker:
 
     async def drain(self, timeout_s: float) -> None:
         """Stop taking jobs, let running ones finish within `timeout_s`, release the rest, leave the transport."""
-        for task in (self._fetching, *self._loops):
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(*(t for t in (self._fetching, *self._loops) if t is not None), return_exceptions=True)
+        self._stop.set()
+        if self._fetching is not None:
+            # The fetch loop ends after its current read (at most a poll interval): a read cancelled mid-command
+            # can leave the client waiting on a connection that never answers.
+            await asyncio.wait({self._fetching}, timeout=self.settings.poll_ms / 1000 * 3 + 1)
+            await stop_task(self._fetching)
+        if self._loops:
+            await asyncio.wait(self._loops, timeout=5)
+        for task in self._loops:
+            await stop_task(task)
         self._fetching, self._loops = None, []
         for queue in self.lanes.values():
             while queue:
@@ -106,7 +114,7 @@ class Worker:
 
     async def _fetch(self) -> None:
         assert self.consumer is not None
-        while True:
+        while not self._stop.is_set():
             try:
                 deliveries = await self.consumer.fetch(self.concurrency * PREFETCH - self.held)
             except asyncio.CancelledError:
@@ -116,7 +124,10 @@ class Worker:
                 await asyncio.sleep(1)
                 continue
             for delivery in deliveries:
-                self._hold(delivery)
+                if self._stop.is_set():
+                    delivery.abandon()
+                else:
+                    self._hold(delivery)
 
     def _hold(self, delivery: Delivery) -> None:
         self.held += 1
@@ -154,15 +165,19 @@ class Worker:
 
     async def _every(self, interval_s: float, duty: Callable[[], Awaitable[object]]) -> None:
         # A random start spreads the duties of workers started together.
-        await asyncio.sleep(random.random() * interval_s)
-        while True:
+        pause = random.random() * interval_s
+        while not await self._paused(pause):
             try:
                 await duty()
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:  # noqa: BLE001 - a failed round is tried again next interval
                 log.warning("worker %s: %s failed: %s", self.worker_id, getattr(duty, "__name__", duty), exc)
-            await asyncio.sleep(interval_s)
+            pause = interval_s
+
+    async def _paused(self, seconds: float) -> bool:
+        """Wait `seconds`; True when the worker is stopping (its duties end between rounds, not inside one)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+        return self._stop.is_set()
 
     async def _sweep(self) -> None:
         await hand_over_undelivered(self.backend, self.settings.redeliver_after_s)

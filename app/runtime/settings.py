@@ -652,6 +652,38 @@ class JobsSettings(Section):
         return ",".join(entries)
 
 
+class ReviewSettings(Section):
+    """The review engine and its drivers, PR review and IDE review (docs/review.md)."""
+
+    model: str = Field(description="Model of every review call (a name from llm.models); empty = llm.default_model.")
+    budget_tokens: int = Field(
+        ge=1000, description="Diff tokens one reviewer call may see (also capped at half the model's input limit)."
+    )
+    max_parts: int = Field(
+        ge=1, le=16, description="A diff over budget is split into at most this many parts, each its own call."
+    )
+    parallel_passes: int = Field(ge=1, le=64, description="Reviewer passes (reviewer x part) running at once.")
+    max_tool_steps: int = Field(
+        ge=0, le=200, description="Tool round trips per reviewer; at the cap the reviewer must report."
+    )
+    model_timeout_s: float = Field(gt=0, le=3600, description="Longest wait for one review model call.")
+    max_output_tokens: int = Field(ge=256, description="Output tokens per review model call.")
+    tool_result_tokens: int = Field(ge=100, description="A tool result is cut to this many tokens for the model.")
+    confidence_threshold: float = Field(
+        ge=0, le=1, description="Findings less confident than this are dropped (a reviewer or repository may ask more)."
+    )
+    context_lines: int = Field(
+        ge=0, le=20, description="A finding may sit this many lines from an added line and still count as on it."
+    )
+    critic: bool = Field(description="Re-check the findings that pass validation with one more model call.")
+    ide_token_limit: int = Field(
+        ge=1000, description="IDE review: a diff over this many tokens is rejected (REJECTED_LARGE_SIZE)."
+    )
+    ide_post_process_timeout_s: float = Field(gt=0, le=3600, description="IDE review: longest post-process run.")
+    ide_history_cap: int = Field(ge=1, le=1000, description="IDE review: reviews listed by the history route.")
+    ide_idle_socket_s: float = Field(gt=0, description="IDE review: close review sockets idle for this long.")
+
+
 class Settings(Section):
     server: ServerSettings
     database: DatabaseSettings
@@ -674,6 +706,7 @@ class Settings(Section):
     integrations: IntegrationSettings
     jobs: JobsSettings
     agents: AgentsSettings
+    review: ReviewSettings
     client_config: ClientConfig
 
 

@@ -34,8 +34,10 @@ async def test_wrong_method_is_a_405_envelope(service):
 @pytest.mark.parametrize(
     "path",
     [
-        "/end_user/v1/ide-reviews/start",
-        "/end_user/v1/ide-reviews",
+        "/end_user/v1/ide-reviews/run-agent",
+        "/end_user/v1/ide-reviews/legacy-post-process",
+        "/end_user/v1/ide-reviews/reviews/7/feedback",
+        "/end_user/v2/ide-reviews/start",
         "/end_user/v1/websocket-connection/connect",
         "/end_user/v1/binary-upload/get-presigned-url",
         "/end_user/v1/auth/sign-up",

@@ -4,14 +4,21 @@ interface must give the same guarantees on both."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
+import os
+import signal
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
 
 from tortoise import Tortoise
 
 from app.db.models import JobRecord
 from app.db.repositories import jobs as store
-from app.jobs.interface import JobMessage
 from app.jobs.queue import message_of
 from tests.jobs.conftest import JobSuite, eventually
 from tests.jobs.kinds import DEAD, EFFECTS, runs
@@ -46,7 +53,7 @@ async def test_a_teams_jobs_run_in_order_while_other_teams_run_beside_them(suite
     for team in teams:
         mine = sorted((r for r in done if r["team"] == team), key=lambda r: r["start"])
         assert [r["seq"] for r in mine] == list(range(6)), mine
-        assert all(a["end"] <= b["start"] for a, b in zip(mine, mine[1:], strict=False)), "one at a time"
+        assert all(a["end"] <= b["start"] for a, b in itertools.pairwise(mine)), "one at a time"
     overlapped = any(
         a["start"] < b["end"] and b["start"] < a["end"]
         for a in done
@@ -69,37 +76,46 @@ async def test_a_failing_job_is_retried_with_backoff_until_it_succeeds(suite: Jo
     assert starts[1] - starts[0] >= 0.025 and starts[2] - starts[1] >= 0.05, starts
 
 
-async def test_a_job_failing_every_attempt_dies_with_its_error_redacted(suite: JobSuite):
+async def test_a_job_dies_when_its_attempts_run_out_or_no_retry_can_help(suite: JobSuite):
     team = await suite.team("a")
-    await suite.start_worker()
-    job = await suite.queue.enqueue("test.doomed", {}, None, team)
-    dead = await settled(job.id, "DEAD")
-    assert dead.attempts == 3 and len(await runs(suite.redis)) == 3
-    assert "s3cr3t" not in dead.last_error and "ConnectionError: cannot reach https://***@git.example.com" in (
-        dead.last_error
+    doomed = await suite.queue.enqueue("test.doomed", {}, None, team)  # fails every attempt
+    hopeless = await suite.queue.enqueue("test.hopeless", {}, None, team)  # fails for good at once
+    slow = await suite.queue.enqueue("test.timeout", {"sleep_s": 5}, None, team)  # overruns its 0.2 s
+    killer = await suite.queue.enqueue("test.effect", {}, None, team)
+    # As the last of its workers left it when it died mid-job: every attempt started, the lease run out.
+    await Tortoise.get_connection("default").execute_query(
+        "UPDATE jobs SET status = 'RUNNING', attempts = max_attempts, worker = 'gone', "
+        "lease_until = now() - interval '1 minute' WHERE id = $1",
+        [killer.id],
     )
-    assert await eventually(lambda: suite.redis.llen(DEAD)) == 1
-    assert await eventually(suite.backend.dead_letters) == 1
-    await asyncio.sleep(0.3)  # nothing comes back from the dead
-    assert len(await runs(suite.redis)) == 3
-
-
-async def test_a_failure_no_retry_can_fix_dies_at_once(suite: JobSuite):
-    team = await suite.team("a")
-    await suite.start_worker()
-    job = await suite.queue.enqueue("test.hopeless", {}, None, team)
-    dead = await settled(job.id, "DEAD")
-    assert (dead.attempts, dead.last_error) == (1, "the repository is gone")
-
-
-async def test_an_attempt_past_its_timeout_fails(suite: JobSuite):
-    team = await suite.team("a")
-    await suite.start_worker()
-    job = await suite.queue.enqueue("test.timeout", {"sleep_s": 5}, None, team)
     started = time.monotonic()
-    dead = await settled(job.id, "DEAD")
-    assert dead.last_error == "timed out after 0.2 s" and time.monotonic() - started < 3
-    assert await runs(suite.redis) == []  # the handler was stopped before it could record a run
+    await suite.start_worker()
+    buried = await settled(killer.id, "DEAD")
+    assert buried.last_error.startswith("its worker stopped 3 times before the job finished")
+    dead = await settled(doomed.id, "DEAD")
+    assert dead.attempts == 3 and "s3cr3t" not in dead.last_error
+    assert dead.last_error == "ConnectionError: cannot reach https://***@git.example.com/shop.git"
+    assert ((await settled(hopeless.id, "DEAD")).attempts, (await status(hopeless.id)).last_error) == (
+        1,
+        "the repository is gone",
+    )
+    timed_out = await settled(slow.id, "DEAD")
+    assert timed_out.last_error == "timed out after 0.2 s" and time.monotonic() - started < 5
+    recorded = await runs(suite.redis)
+    # The overrun was stopped before it could record its run; the job whose workers died is not run again.
+    assert sorted(r["job"] for r in recorded) == sorted([doomed.id] * 3 + [hopeless.id])
+    assert await eventually(lambda: _dead_hooks(suite, 4)), "each kind's dead hook ran once per job"
+    assert await eventually(lambda: _dead_letters(suite, 4))
+    await asyncio.sleep(0.3)  # nothing comes back from the dead
+    assert len(await runs(suite.redis)) == 4
+
+
+async def _dead_hooks(suite: JobSuite, count: int) -> bool:
+    return await suite.redis.llen(DEAD) == count
+
+
+async def _dead_letters(suite: JobSuite, count: int) -> bool:
+    return await suite.backend.dead_letters() == count
 
 
 async def test_a_kinds_concurrency_limit_holds(suite: JobSuite):
@@ -117,8 +133,12 @@ async def _count_runs(suite: JobSuite, count: int) -> bool:
     return len(await runs(suite.redis)) >= count
 
 
-async def test_a_key_that_succeeded_is_never_run_again(suite: JobSuite):
+async def test_a_key_that_succeeded_is_never_run_again_and_a_lost_message_is_swept_up(suite: JobSuite):
     team, other = await suite.team("a"), await suite.team("b")
+    # Recorded, but never handed to the transport (its process died in between): the sweep hands it over.
+    lost, _ = await store.insert_or_get(
+        team_id=team, kind="test.record", payload={"seq": 0}, idempotency_key="lost", max_attempts=2
+    )
     await suite.start_worker()
     first = await suite.queue.enqueue("test.record", {"seq": 1}, "delivery-42", team)
     again = await suite.queue.enqueue("test.record", {"seq": 2}, "delivery-42", team)
@@ -128,38 +148,11 @@ async def test_a_key_that_succeeded_is_never_run_again(suite: JobSuite):
     await suite.backend.publish(message_of(later))  # a duplicate delivery of the finished job
     elsewhere = await suite.queue.enqueue("test.record", {"seq": 4}, "delivery-42", other)  # keys are per team
     await settled(elsewhere.id)
+    await settled(lost.id, timeout_s=5)
     await asyncio.sleep(0.2)
     assert later.id == first.id and elsewhere.id != first.id
-    assert sorted(r["seq"] for r in await runs(suite.redis)) == [1, 4]
+    assert sorted(r["seq"] for r in await runs(suite.redis)) == [0, 1, 4]
     assert (await status(first.id)).attempts == 1
-
-
-async def test_a_job_whose_message_was_lost_is_handed_over_by_the_sweep(suite: JobSuite):
-    team = await suite.team("a")
-    # Recorded, but never handed to the transport (the process died in between).
-    job, _ = await store.insert_or_get(
-        team_id=team, kind="test.record", payload={"seq": 7}, idempotency_key="lost", max_attempts=2
-    )
-    await suite.start_worker()
-    await settled(job.id, timeout_s=5)
-    assert [r["seq"] for r in await runs(suite.redis)] == [7]
-
-
-async def test_a_job_whose_workers_kept_dying_is_given_up_after_its_cap(suite: JobSuite):
-    team = await suite.team("a")
-    job = await suite.queue.enqueue("test.effect", {}, None, team)
-    # As its last worker left it: every attempt started, and the lease long run out.
-    await Tortoise.get_connection("default").execute_query(
-        "UPDATE jobs SET status = 'RUNNING', attempts = max_attempts, worker = 'gone', "
-        "lease_until = now() - interval '1 minute' WHERE id = $1",
-        [job.id],
-    )
-    await suite.start_worker()
-    await suite.backend.publish(JobMessage(job.id, job.kind, team))
-    dead = await settled(job.id, "DEAD")
-    assert dead.last_error.startswith("its worker stopped 3 times before the job finished")
-    assert await runs(suite.redis) == []
-    assert len(await eventually(lambda: suite.redis.lrange(DEAD, 0, -1))) == 1
 
 
 async def test_each_schedule_tick_fires_once_however_many_workers_run(suite: JobSuite):
@@ -182,7 +175,7 @@ async def test_each_schedule_tick_fires_once_however_many_workers_run(suite: Job
             "UPDATE schedules SET next_run_at = $2 WHERE id = $1", [schedule.id, tick]
         )
         await eventually(lambda: JobRecord.filter(kind="test.tick").count(), 5)
-        await eventually(lambda n=len(ticks): _count_runs(suite, n), 5)
+        await eventually(partial(_count_runs, suite, len(ticks)), 5)
     await asyncio.sleep(0.3)  # both workers polled many times since
     jobs = await JobRecord.filter(kind="test.tick").order_by("id")
     assert [j.idempotency_key for j in jobs] == [f"schedule:{schedule.id}:{t.isoformat()}" for t in ticks]
@@ -232,9 +225,37 @@ async def _both_running(*job_ids: int) -> bool:
     return await JobRecord.filter(id__in=job_ids, status="RUNNING").count() == len(job_ids)
 
 
-async def test_effects_counter_is_untouched_by_duplicates(suite: JobSuite):
+async def test_a_job_whose_worker_is_killed_runs_again_elsewhere_without_doubling_its_effect(suite: JobSuite):
     team = await suite.team("a")
+    job = await suite.queue.enqueue("test.effect", {"hang_first": True}, "kill-me", team)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.jobs.worker_process",
+        cwd=Path(__file__).resolve().parents[2],
+        env={
+            **os.environ,
+            "DATABASE_URL": suite.settings.database.url,
+            "REDIS_URL": suite.settings.redis.url,
+            "SUITE_JOBS_SETTINGS": suite.settings.jobs.model_dump_json(),
+        },
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        first = await eventually(lambda: _run_in(suite, child.pid), 30)
+        assert (first["job"], first["attempt"]) == (job.id, 1)
+        os.kill(child.pid, signal.SIGKILL)  # mid-job: its lease, its partitions and its message are left behind
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            child.kill()
+        await child.wait()
+    assert (await status(job.id)).status == "RUNNING"
     await suite.start_worker()
-    job = await suite.queue.enqueue("test.effect", {}, "once", team)
-    await settled(job.id)
-    assert await suite.redis.get(EFFECTS) == b"1"
+    done = await settled(job.id, timeout_s=15)
+    assert done.attempts == 2, "the second attempt, on the surviving worker"
+    assert [(r["attempt"], r["pid"]) for r in await runs(suite.redis)] == [(1, child.pid), (2, os.getpid())]
+    assert await suite.redis.get(EFFECTS) == b"1", "the idempotent effect happened once"
+
+
+async def _run_in(suite: JobSuite, pid: int) -> dict | None:
+    return next((r for r in await runs(suite.redis) if r["pid"] == pid), None)

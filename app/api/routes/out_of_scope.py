@@ -7,7 +7,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from app.api.openapi import undocumented
-from app.api.paths import OUT_OF_SCOPE_PREFIXES
+from app.api.paths import OUT_OF_SCOPE_IDE_REVIEW_ROUTES, OUT_OF_SCOPE_PREFIXES
 from app.errors import NotImplementedRoute
 
 bp = Blueprint("out_of_scope")
@@ -28,4 +28,8 @@ for index, prefix in enumerate(OUT_OF_SCOPE_PREFIXES):
         name=f"oos_{index}_sub",
         ctx_auth="none",
         ctx_client="none",
+    )
+for index, path in enumerate(OUT_OF_SCOPE_IDE_REVIEW_ROUTES):
+    bp.add_route(
+        not_implemented, path, methods=METHODS, name=f"oos_ide_review_{index}", ctx_auth="none", ctx_client="none"
     )

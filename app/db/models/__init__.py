@@ -5,6 +5,15 @@ from app.db.models.chat import ChatElement, Session, Step, ToolUse, TranscriptMe
 from app.db.models.code import Chunk, CodeFile, Repository
 from app.db.models.extension import SavedUrl, UserExtensionSettings
 from app.db.models.identity import ApiToken, Membership, Team, User
+from app.db.models.ide_reviews import (
+    IdeReview,
+    IdeReviewAgent,
+    IdeReviewAgentRun,
+    IdeReviewComment,
+    IdeReviewCommentFeedback,
+    IdeReviewRepo,
+    IdeReviewToolCall,
+)
 from app.db.models.inline_edit import InlineEditJob
 from app.db.models.integrations import Integration
 from app.db.models.jobs import JobRecord, Schedule
@@ -16,6 +25,13 @@ __all__ = [
     "ChatElement",
     "Chunk",
     "CodeFile",
+    "IdeReview",
+    "IdeReviewAgent",
+    "IdeReviewAgentRun",
+    "IdeReviewComment",
+    "IdeReviewCommentFeedback",
+    "IdeReviewRepo",
+    "IdeReviewToolCall",
     "InlineEditJob",
     "InstanceSecret",
     "Integration",
