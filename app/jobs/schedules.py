@@ -82,7 +82,9 @@ class Schedules:
                 payload = spec.payload_model.model_validate(payload).model_dump(mode="json")
             except ValidationError as exc:
                 details = [{**item, "message": f"payload.{item['message']}"} for item in validation_details(exc)]
-                raise InvalidRequest(f"the payload does not fit kind {kind}", errors=details) from None
+                raise InvalidRequest(
+                    f"the payload does not fit kind {kind}: {details[0]['message']}", errors=details
+                ) from None
         cron = check_cron(cron)
         time_zone(time_zone_name)
         if await store.count(team_id) >= self.per_team:

@@ -70,6 +70,8 @@ NASTY_WIRE_INTEGERS = [value for value in NASTY_INTS if type(value) is int]
 NASTY = {"string": "nasty-text", "integer": "nasty-integers"}
 SKIPPED = {
     "GET /end_user/v2/code-gen/generate-code-ws": "a WebSocket: tests/api/test_malformed_socket_frames.py",
+    "GET /end_user/v1/ide-reviews/review-solver": "a WebSocket: tests/contract/test_ide_review.py (R9)",
+    "GET /end_user/v1/ide-reviews/post-process-solver": "a WebSocket: tests/contract/test_ide_review.py (R9)",
     "POST /v1/llm/stream": "a server-sent event stream of a model call per case; refusals: test_malformed_input",
     "POST /v1/query-solver/stream": "a server-sent event stream of a whole chat step per case",
     "POST /v1/query-solver/tool-response": "continues a step no generated case owns; a chat step per case",

@@ -29,7 +29,8 @@ async def test_health_reports_each_dependency(service):
     response = await service.request("GET", "/health", client_headers=False)
     body = response.json()
     assert response.status_code == 200 and body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "redis", "migrations"}
+    assert set(body["checks"]) == {"database", "redis", "migrations", "jobs"}
+    assert body["checks"]["jobs"]["backend"] == "redis"
     assert body["checks"]["migrations"]["pending"] == [] and body["checks"]["migrations"]["applied"] >= 1
     assert all(check["ok"] for check in body["checks"].values())
 

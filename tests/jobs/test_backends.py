@@ -15,9 +15,10 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
+import pytest
 from tortoise import Tortoise
 
-from app.db.models import JobRecord
+from app.db.models import JobRecord, Schedule
 from app.db.repositories import jobs as store
 from app.jobs.queue import message_of
 from tests.jobs.conftest import JobSuite, eventually
@@ -118,6 +119,7 @@ async def _dead_letters(suite: JobSuite, count: int) -> bool:
     return await suite.backend.dead_letters() == count
 
 
+@pytest.mark.parametrize("backend_name", ["redis"])  # the limit is the worker's, whatever the backend
 async def test_a_kinds_concurrency_limit_holds(suite: JobSuite):
     teams = [await suite.team(f"t{n}") for n in range(6)]
     for team in teams:  # six teams: nothing orders them, only the kind's limit of 2 holds them back
@@ -155,50 +157,36 @@ async def test_a_key_that_succeeded_is_never_run_again_and_a_lost_message_is_swe
     assert (await status(first.id)).attempts == 1
 
 
-async def test_each_schedule_tick_fires_once_however_many_workers_run(suite: JobSuite):
+async def test_each_tick_fires_once_however_many_workers_run_and_missed_ticks_fire_once(suite: JobSuite):
     team = await suite.team("a")
-    schedule = await suite.schedules.add(
-        team,
-        name="nightly",
-        kind="test.tick",
-        cron="0 3 * * *",
-        time_zone_name="Europe/Berlin",
-        payload={"label": "x"},
-    )
-    for _ in range(2):
-        await suite.start_worker(schedules=suite.schedules, concurrency=2)
+    add = partial(suite.schedules.add, team, kind="test.tick", payload={"label": "x"})
+    nightly = await add(name="nightly", cron="0 3 * * *", time_zone_name="Europe/Berlin")
+    minutely = await add(name="minutely", cron="* * * * *", time_zone_name="UTC")
+    # Thirty ticks of `minutely` passed while no worker ran.
+    await _due(minutely.id, datetime.now(UTC) - timedelta(minutes=30))
+    await asyncio.gather(*(suite.start_worker(schedules=suite.schedules, concurrency=2) for _ in range(2)))
+    await eventually(partial(_count_runs, suite, 1), 5)
     ticks = []
-    for back in (3, 2, 1):  # three ticks come due one after the other
-        tick = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=back)
-        ticks.append(tick)
-        await Tortoise.get_connection("default").execute_query(
-            "UPDATE schedules SET next_run_at = $2 WHERE id = $1", [schedule.id, tick]
-        )
-        await eventually(lambda: JobRecord.filter(kind="test.tick").count(), 5)
-        await eventually(partial(_count_runs, suite, len(ticks)), 5)
+    for back in (3, 2, 1):  # three ticks of `nightly` come due one after the other
+        ticks.append(datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=back))
+        await _due(nightly.id, ticks[-1])
+        await eventually(partial(_count_runs, suite, 1 + len(ticks)), 5)
     await asyncio.sleep(0.3)  # both workers polled many times since
     jobs = await JobRecord.filter(kind="test.tick").order_by("id")
-    assert [j.idempotency_key for j in jobs] == [f"schedule:{schedule.id}:{t.isoformat()}" for t in ticks]
-    assert all(j.status == "SUCCEEDED" and j.attempts == 1 for j in jobs)
-    assert len(await runs(suite.redis)) == 3, "each tick ran once"
-
-
-async def test_ticks_missed_during_downtime_fire_once(suite: JobSuite):
-    team = await suite.team("a")
-    schedule = await suite.schedules.add(
-        team, name="minutely", kind="test.tick", cron="* * * * *", time_zone_name="UTC", payload={"label": "m"}
-    )
-    missed_since = datetime.now(UTC) - timedelta(minutes=30)  # thirty ticks passed while no worker ran
-    await Tortoise.get_connection("default").execute_query(
-        "UPDATE schedules SET next_run_at = $2 WHERE id = $1", [schedule.id, missed_since]
-    )
-    await suite.start_worker(schedules=suite.schedules)
-    await eventually(lambda: _count_runs(suite, 1), 5)
-    await asyncio.sleep(0.3)
-    assert await JobRecord.filter(kind="test.tick").count() == 1
-    moved = await suite.schedules.list(team)
+    fired = [j.idempotency_key for j in jobs if j.idempotency_key.startswith(f"schedule:{nightly.id}:")]
+    assert fired == [f"schedule:{nightly.id}:{t.isoformat()}" for t in ticks]
+    assert sum(1 for j in jobs if j.idempotency_key.startswith(f"schedule:{minutely.id}:")) == 1
+    assert all(j.status == "SUCCEEDED" and j.attempts == 1 for j in jobs) and len(jobs) == 4
+    assert len(await runs(suite.redis)) == 4, "each tick ran once"
+    next_minute = (await Schedule.get(id=minutely.id)).next_run_at
     now = datetime.now(UTC)
-    assert now < moved[0].next_run_at <= now + timedelta(minutes=1) and moved[0].next_run_at.second == 0
+    assert now < next_minute <= now + timedelta(minutes=1) and next_minute.second == 0, "counted on from now"
+
+
+async def _due(schedule_id: int, tick: datetime) -> None:
+    await Tortoise.get_connection("default").execute_query(
+        "UPDATE schedules SET next_run_at = $2 WHERE id = $1", [schedule_id, tick]
+    )
 
 
 async def test_draining_finishes_running_jobs_and_leaves_the_rest_for_another_worker(suite: JobSuite):

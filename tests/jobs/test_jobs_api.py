@@ -3,15 +3,17 @@ or schedule answers exactly like one that does not exist, and refusing it change
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 from tortoise import Tortoise
+from typer.testing import CliRunner
 
+from app.cli.main import cli
+from app.db.connection import close_database, open_database
 from app.db.models import JobRecord, Schedule
+from app.db.repositories import jobs as job_store
 from app.db.repositories.identity import get_or_create_team
 from tests.conftest import make_settings, start_service, stop_service
 from tests.jobs.conftest import FAST_JOBS, eventually
@@ -145,37 +147,64 @@ async def test_health_and_metrics_show_the_job_backend_and_queues(api):
     assert "adjutant_jobs_enqueued_total" in text and "adjutant_job_duration_seconds_bucket" in text
 
 
-def cli(*args: str, database_url: str, redis_url: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "ADJUTANT_LOGGING__LEVEL": "WARNING"}
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli.main", *args], env=env, capture_output=True, text=True, timeout=60
-    )
+def test_the_cli_shows_and_retries_only_the_teams_jobs(database_url, redis_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    settings = make_settings(database_url, redis_url)
 
+    async def seed() -> int:
+        await open_database(database_url, settings.database)
+        try:
+            alpha, _ = await get_or_create_team("alpha"), await get_or_create_team("beta")
+            job, _ = await job_store.insert_or_get(
+                team_id=alpha.id, kind=KIND, payload={"event": "push"}, idempotency_key="c-1", max_attempts=3
+            )
+            await Tortoise.get_connection("default").execute_query(
+                "UPDATE jobs SET status = 'DEAD', attempts = 3, last_error = 'gave up' WHERE id = $1", [job.id]
+            )
+            return job.id
+        finally:
+            await close_database()
 
-async def test_the_cli_shows_and_retries_only_the_teams_jobs(api, database_url, redis_url):
-    job = await dead_job(api, "alpha", "c-1")
-    await get_or_create_team("beta")
-    urls = {"database_url": database_url, "redis_url": redis_url}
-    listed = cli("jobs", "list", "--team", "alpha", "--json", **urls)
-    assert listed.returncode == 0, listed.stderr
-    assert [j["id"] for j in json.loads(listed.stdout)] == [job.id]
-    assert json.loads(cli("jobs", "list", "--team", "beta", "--json", **urls).stdout) == []
-    shown = cli("jobs", "show", str(job.id), "--team", "alpha", **urls)
-    assert json.loads(shown.stdout)["payload"]["event"] == "push"
-    foreign = cli("jobs", "retry", str(job.id), "--team", "beta", **urls)
-    assert foreign.returncode == 2 and "job not found" in foreign.stderr
-    assert (await JobRecord.get(id=job.id)).status == "DEAD"
-    retried = cli("jobs", "retry", str(job.id), "--team", "alpha", **urls)
-    assert retried.returncode == 0 and "QUEUED" in retried.stdout, retried.stderr
-    await eventually(lambda: JobRecord.filter(id=job.id, status="SUCCEEDED").exists())  # the service's worker ran it
+    async def read(job_id: int) -> tuple[str, int]:
+        await open_database(database_url, settings.database)
+        try:
+            job = await JobRecord.get(id=job_id)
+            return job.status, job.attempts
+        finally:
+            await close_database()
 
-    added = cli(
+    job_id = asyncio.run(seed())
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+
+    listed = run("jobs", "list", "--team", "alpha", "--json")
+    assert listed.exit_code == 0 and [j["id"] for j in json.loads(listed.stdout)] == [job_id]
+    assert json.loads(run("jobs", "list", "--team", "beta", "--json").stdout) == []
+    assert json.loads(run("jobs", "show", str(job_id), "--team", "alpha").stdout)["payload"] == {"event": "push"}
+    foreign = run("jobs", "show", str(job_id), "--team", "beta")
+    assert foreign.exit_code == 2 and "job not found" in foreign.stderr
+    refused = run("jobs", "retry", str(job_id), "--team", "beta")
+    assert refused.exit_code == 2 and "job not found" in refused.stderr
+    assert asyncio.run(read(job_id)) == ("DEAD", 3), "a refused retry changes nothing"
+    retried = run("jobs", "retry", str(job_id), "--team", "alpha")
+    assert retried.exit_code == 0 and "QUEUED" in retried.stdout
+    assert asyncio.run(read(job_id)) == ("QUEUED", 0)
+
+    added = run(
         "schedules", "add", "weekly", "--kind", "repository.reindex", "--cron", "0 6 * * 1",
-        "--payload", '{"repository": "shop"}', "--team", "alpha", **urls,
+        "--payload", '{"repository": "shop"}', "--team", "alpha",
     )  # fmt: skip
-    assert added.returncode == 0, added.stderr
+    assert added.exit_code == 0, added.stderr
     schedule_id = added.stdout.split()[1]
-    assert "weekly" in cli("schedules", "list", "--team", "alpha", **urls).stdout
-    assert cli("schedules", "remove", schedule_id, "--team", "beta", **urls).returncode == 2
-    assert cli("schedules", "remove", schedule_id, "--team", "alpha", **urls).returncode == 0
-    assert await Schedule.all().count() == 0
+    assert "weekly" in run("schedules", "list", "--team", "alpha").stdout
+    assert "weekly" not in run("schedules", "list", "--team", "beta").stdout
+    assert run("schedules", "remove", schedule_id, "--team", "beta").exit_code == 2
+    assert run("schedules", "remove", schedule_id, "--team", "alpha").exit_code == 0
+    bad = run("schedules", "add", "x", "--kind", "repository.reindex", "--cron", "nope", "--team", "alpha",
+              "--payload", '{"repository": "shop"}')  # fmt: skip
+    assert bad.exit_code == 2 and "five fields" in bad.stderr
+    unfit = run("schedules", "add", "x", "--kind", "repository.reindex", "--cron", "0 6 * * 1", "--team", "alpha")
+    assert unfit.exit_code == 2 and "payload.repository" in unfit.stderr

@@ -6,6 +6,7 @@ then answered 202: the work happens in a worker.
 
 from __future__ import annotations
 
+from pydantic import ConfigDict
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
@@ -13,6 +14,8 @@ from app.api.envelopes import success
 from app.api.openapi import Described, Header, documented
 from app.api.webhooks.intake import WebhookIntake
 from app.errors import WebhookTooLarge
+from app.jobs.webhook_events import PLATFORMS
+from app.runtime import metrics
 
 bp = Blueprint("webhooks", url_prefix="/v1")
 SIGNATURE_HEADERS = tuple(
@@ -26,6 +29,13 @@ SIGNATURE_HEADERS = tuple(
         ("X-Slack-Request-Timestamp", "Slack: when the delivery was signed (within 5 minutes)."),
     )
 )
+
+
+class WebhookDelivery(Described):
+    """The platform's delivery as it sends it: a JSON object (Slack's interactions and slash commands: a form).
+    Its fields are the platform's; it is read only once its signature holds."""
+
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 class WebhookAccepted(Described):
@@ -57,7 +67,7 @@ async def _bounded_body(request: Request, limit: int) -> bytes:
     "connection. The delivery must carry the platform's signature made with the connection's webhook secret (401 "
     "otherwise); a delivery id seen within 24 h answers 409; an event type no workflow takes answers 202 with "
     "accepted=false. Slack's url_verification is answered with its challenge.",
-    body=dict,
+    body=WebhookDelivery,
     response=WebhookAccepted,
     status=202,
     errors=[400, 401, 404, 409, 413, 503],
@@ -66,7 +76,12 @@ async def _bounded_body(request: Request, limit: int) -> bytes:
     tag="webhooks",
 )
 async def receive_webhook(request: Request, platform: str, hook_id: str) -> HTTPResponse:
-    body = await _bounded_body(request, request.app.ctx.settings.jobs.webhook_max_bytes)
+    try:
+        body = await _bounded_body(request, request.app.ctx.settings.jobs.webhook_max_bytes)
+    except WebhookTooLarge:
+        if platform in PLATFORMS:
+            metrics.WEBHOOKS.labels(platform, "too_large").inc()
+        raise
     intake: WebhookIntake = request.app.ctx.webhooks
     answer = await intake.receive(platform, hook_id, request.headers, body)
     if not answer.enveloped:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from app.db.models import IdeReview
 from app.db.ownership import Owner, parse_id
+from app.db.repositories import ide_review_runs as runs_repo
 from app.db.repositories import ide_reviews as repo
 from app.review.findings import Finding
 from app.review.ide import diffs
@@ -62,14 +63,14 @@ class PostProcess:
         return "The review failed; start a new review."
 
     async def _finish(self, review: IdeReview) -> PostProcessed:
-        stopped = await repo.stop_unfinished_runs(review.id, STOPPED)
+        stopped = await runs_repo.stop_unfinished_runs(review.id, STOPPED)
         if stopped:
             await self.running.stop(run_ids=stopped)
         files = diffs.parsed(review.file_diffs)
         rules = RepositoryRules()
         found: list[tuple[int, Finding]] = []
         dropped = 0
-        for run in await repo.completed_runs(review.id):
+        for run in await runs_repo.completed_runs(review.id):
             await run.fetch_related("agent")
             findings = [Finding.model_validate(item) for item in run.findings]
             kept, rejected = validate(

@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from app.db.repositories import ide_review_runs as runs_repo
 from app.db.repositories import ide_reviews as repo
 from app.runtime.tasks import stop_task
 
@@ -128,7 +129,7 @@ class RunningReviews:
                 continue
             try:
                 open_reviews = await repo.open_reviews_among(r.review_id for r in refs)
-                live_runs = await repo.unfinished_runs_among(r.run_id for r in refs)
+                live_runs = await runs_repo.unfinished_runs_among(r.run_id for r in refs)
             except Exception:
                 log.warning("review stop poll: the database is unavailable", exc_info=True)
                 continue

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from app.db.models import IdeReview, IdeReviewAgent, IdeReviewAgentRun
 from app.db.ownership import Owner, parse_id
+from app.db.repositories import ide_review_runs as runs_repo
 from app.db.repositories import ide_reviews as repo
 from app.errors import AdjutantError, InputTokenLimitExceeded, LLMError, LLMTimeout, ModelUnavailable, Throttled
 from app.llm.router import LLMRouter
@@ -93,8 +94,8 @@ class AgentRuns:
             if outcome_sent or not readable:
                 return
             agent_id = parse_id(readable[0])
-            run = await repo.run_of(review.id, agent_id) if agent_id is not None else None
-            if run is None or await repo.abort_run(run.id, "FAILED", "internal error"):
+            run = await runs_repo.run_of(review.id, agent_id) if agent_id is not None else None
+            if run is None or await runs_repo.abort_run(run.id, "FAILED", "internal error"):
                 await emit(agent_fail(readable[0], "The review agent failed unexpectedly."))
 
     async def _item(self, review: IdeReview, raw: Any, owner: Owner, emit: Emit) -> None:
@@ -127,7 +128,7 @@ class AgentRuns:
         if agent is None:
             await emit(agent_fail(item.agent_id, "This agent does not exist any more; refresh the agent list."))
             return
-        run = await repo.start_run(review, agent.id)
+        run = await runs_repo.start_run(review, agent.id)
         if run is None:
             log.info("agent %s already runs in review %s; the repeated query is ignored", agent.id, review.id)
             return
@@ -144,7 +145,7 @@ class AgentRuns:
 
     async def _continue(self, review: IdeReview, item: AgentItem, owner: Owner, emit: Emit) -> None:
         agent_id = parse_id(item.agent_id)
-        run = await repo.run_of(review.id, agent_id) if agent_id is not None else None
+        run = await runs_repo.run_of(review.id, agent_id) if agent_id is not None else None
         if run is None:
             await emit(agent_fail(item.agent_id, "This agent is not part of the review."))
             return
@@ -152,17 +153,16 @@ class AgentRuns:
         if answer is None:
             await emit(agent_fail(item.agent_id, "The tool answer carries no tool_use_response."))
             return
-        claimed = await repo.claim_continuation(run.id, answer.tool_use_id)
+        claimed = await runs_repo.claim_continuation(run.id, answer.tool_use_id)
         if claimed is None:
             log.info("stale tool answer %s for run %s answered silently", answer.tool_use_id, run.id)
             return
         agent = await IdeReviewAgent.get(id=claimed.agent_id)  # a run may finish after its agent was deleted
         conversation = ReviewerConversation.from_state(claimed.conversation or {}, agents.reviewer_of(agent))
         failed = item.type == "tool_use_failed"
-        rendered = tools.render(
-            answer.tool_name, answer.response, failed=failed, budget_tokens=self.limits.tool_result_tokens
-        )
-        await repo.record_tool_answer(
+        asked = next((c.name for c in conversation.awaiting if c.id == answer.tool_use_id), answer.tool_name)
+        rendered = tools.render(asked, answer.response, failed=failed, budget_tokens=self.limits.tool_result_tokens)
+        await runs_repo.record_tool_answer(
             claimed.id, answer.tool_use_id, failed=failed, response=answer.response, rendered=rendered
         )
         conversation.add_tool_result(answer.tool_use_id, rendered, is_error=failed)
@@ -205,7 +205,7 @@ class AgentRuns:
                 log.info("step of run %s stopped: its review was cancelled or the run ended", run.id)
                 return
             # This connection went away: the outcome could not be delivered any more.
-            await asyncio.shield(repo.abort_run(run.id, "ABORTED", "the client's connection closed"))
+            await asyncio.shield(runs_repo.abort_run(run.id, "ABORTED", "the client's connection closed"))
             raise
         except Exception as exc:  # noqa: BLE001 - every run ends in exactly one terminal frame
             outcome = Failed(reason=failure_text(exc, run))
@@ -240,8 +240,10 @@ class AgentRuns:
         state = conversation.to_state() if conversation is not None else None
         if isinstance(outcome, ToolRequests):
             call = outcome.calls[0]
-            await repo.record_tool_request(run, call.id, call.name, call.arguments)
-            if await repo.conclude_step(run, status="WAITING_TOOL", conversation=state, pending_tool_use_id=call.id):
+            await runs_repo.record_tool_request(run, call.id, call.name, call.arguments)
+            if await runs_repo.conclude_step(
+                run, status="WAITING_TOOL", conversation=state, pending_tool_use_id=call.id
+            ):
                 await emit(
                     frame(
                         "TOOL_USE_REQUEST",
@@ -254,13 +256,13 @@ class AgentRuns:
             return
         if isinstance(outcome, Findings):
             findings = [f.model_dump(mode="json") for f in outcome.findings]
-            if await repo.conclude_step(
+            if await runs_repo.conclude_step(
                 run, status="COMPLETED", conversation=state, findings=findings, rejected_findings=len(outcome.rejected)
             ):
                 await emit(frame("AGENT_COMPLETE", run.agent_id))
             return
         reason = outcome.reason if isinstance(outcome, Failed) else "The agent ended without a result."
-        if await repo.conclude_step(run, status="FAILED", conversation=state, failure=reason):
+        if await runs_repo.conclude_step(run, status="FAILED", conversation=state, failure=reason):
             await emit(agent_fail(run.agent_id, reason))
 
 

@@ -13,7 +13,6 @@ from app.db.wire_types import WireStr, integer_form
 ReviewType = Literal["ALL", "UNCOMMITTED_ONLY", "COMMITTED_ONLY"]
 CommentStatus = Literal["NOT_REVIEWED", "RESOLVED", "REJECTED", "ACCEPTED"]
 AgentItemType = Literal["query", "tool_use_response", "tool_use_failed"]
-CLIENT_TOOLS = ("grep_search", "iterative_file_reader", "file_path_searcher")
 
 
 def _blank_is_absent(value: Any) -> Any:
