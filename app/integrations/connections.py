@@ -363,7 +363,8 @@ class Connections:
     # --- internals ---------------------------------------------------------------------------------------
 
     async def _owned(self, team_id: int, reference: str) -> Integration:
-        row = await store.owned(team_id, reference) if reference and len(reference) <= 100 else None
+        # A reference is a public id or a name; anything else cannot name a connection, and never reaches a query.
+        row = await store.owned(team_id, reference) if NAME.fullmatch(reference or "") else None
         if row is None:
             raise ConnectionNotFound("no such connection")
         return row
