@@ -138,6 +138,10 @@ class JobNotFound(NotFound):
     code = "JOB_NOT_FOUND"
 
 
+class ReviewNotFound(NotFound):
+    code = "REVIEW_NOT_FOUND"
+
+
 class Forbidden(AdjutantError):
     """The caller is known but its team role does not allow this action."""
 
@@ -305,6 +309,28 @@ class ReviewRulesInvalid(InvalidRequest):
     """A repository's `.adjutant.toml` `[review]` table is not valid TOML or breaks the rules' schema."""
 
     code = "REVIEW_RULES_INVALID"
+
+
+class ReleaseRangeInvalid(InvalidRequest):
+    """A release-notes range names a ref the repository lacks, or its history cannot be read."""
+
+    code = "RELEASE_RANGE_INVALID"
+
+
+class ReleaseRulesInvalid(InvalidRequest):
+    """A repository's `.adjutant.toml` `[release_notes]` table is not valid TOML or breaks its schema."""
+
+    code = "RELEASE_RULES_INVALID"
+
+
+class ReleaseNotesNotFound(NotFound):
+    code = "RELEASE_NOTES_NOT_FOUND"
+
+
+class ReleaseNotesStateInvalid(Conflict):
+    """The release notes are not in the state the action needs (approve a draft, publish approved notes)."""
+
+    code = "RELEASE_NOTES_STATE_INVALID"
 
 
 class NotImplementedRoute(AdjutantError):

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.runtime.processes import free_port, wait_for_port  # noqa: E402
 
-SECRET = "bench-webhook-secret"
+SECRET = "bench-webhook-secret"  # noqa: S105 - the throwaway secret of a connection this bench creates
 KEYS = "bench:" + base64.b64encode(bytes(range(32))).decode()
 
 
@@ -100,6 +100,17 @@ def start_worker(env: dict[str, str], concurrency: int) -> subprocess.Popen[str]
     )
 
 
+def start_server(env: dict[str, str], port: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli.main", "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
 def wait_ready(worker: subprocess.Popen[str]) -> None:
     assert worker.stderr is not None
     for line in worker.stderr:
@@ -155,8 +166,8 @@ async def throughput(env: dict[str, str], jobs: int, workers: int, concurrency: 
             [teams, f"{run}-t", jobs],
         )
         messages = [JobMessage(row["id"], "webhook.github", row["team_id"]) for row in rows]
-        for chunk in range(0, len(messages), 500):
-            await asyncio.gather(*(services.queue.backend.publish(m) for m in messages[chunk : chunk + 500]))
+        for chunk in range(0, len(messages), 50):  # within the client's connection pool
+            await asyncio.gather(*(services.queue.backend.publish(m) for m in messages[chunk : chunk + 50]))
         while True:
             done = await db.execute_query_dict(
                 "SELECT count(*) FILTER (WHERE status = 'SUCCEEDED')::int AS done, "
@@ -206,14 +217,7 @@ async def latency(env: dict[str, str], webhooks: int, rate: float, concurrency: 
         ),
     )
     port = free_port()
-    serve_env = dict(env, ADJUTANT_JOBS__EMBEDDED_WORKER="false")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli.main", "serve", "--port", str(port)],
-        env=serve_env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = start_server(dict(env, ADJUTANT_JOBS__EMBEDDED_WORKER="false"), port)
     worker = start_worker(env, concurrency)
     sent: dict[int, float] = {}
     intake: list[float] = []
@@ -275,7 +279,7 @@ def main() -> None:
         Path(tmp).chmod(0o711)  # ours; as root, PostgreSQL's service user must reach the data dir inside
         base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
         base |= {
-            "XDG_DATA_HOME": str(Path(tmp) / "xdg"),
+            "ADJUTANT_SERVER__DATA_DIR": str(Path(tmp) / "data"),  # embedded servers of its own, never the default
             "ADJUTANT_LOGGING__LEVEL": "WARNING",
             "ADJUTANT_SECRETS__KEYS": KEYS,
             "ADJUTANT_INTEGRATIONS__ALLOWED_HOSTS": '["127.0.0.1"]',

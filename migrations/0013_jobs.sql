@@ -33,6 +33,8 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_team_idx ON jobs (team_id, id DESC);
 -- The recovery sweep and the queue-depth gauges read only unfinished and dead jobs.
 CREATE INDEX jobs_unfinished_idx ON jobs (status, kind) WHERE status IN ('QUEUED', 'RUNNING', 'FAILED', 'DEAD');
+-- Finished jobs are deleted after jobs.keep_succeeded_days / keep_dead_days.
+CREATE INDEX jobs_finished_idx ON jobs (finished_at) WHERE status IN ('SUCCEEDED', 'DEAD');
 
 -- A team's recurring job: `next_run_at` is the next tick. A worker fires a tick by moving it forward with a
 -- conditional update (WHERE next_run_at = the tick it saw), so of any number of workers exactly one fires it;

@@ -20,11 +20,20 @@ from app.agents.code_edit.agent import AGENT as CODE_EDIT
 from app.agents.code_qa.agent import AGENT as CODE_QA
 from app.agents.docs.agent import AGENT as DOCS
 from app.agents.pr.agent import AGENT as PR
+from app.agents.release_notes.agent import AGENT as RELEASE_NOTES
 from app.agents.ticket.agent import AGENT as TICKET
 
 log = logging.getLogger("adjutant.agents")
-COMMANDS = {"ask": "code_qa", "edit": "code_edit", "jira": "ticket", "ticket": "ticket", "docs": "docs", "pr": "pr"}
-EXPLICIT = re.compile(r"^/(ask|edit|jira|ticket|docs|pr)\b\s*", re.IGNORECASE)
+COMMANDS = {
+    "ask": "code_qa",
+    "edit": "code_edit",
+    "jira": "ticket",
+    "ticket": "ticket",
+    "docs": "docs",
+    "pr": "pr",
+    "release-notes": "release_notes",
+}
+EXPLICIT = re.compile(r"^/(ask|edit|jira|ticket|docs|pr|release-notes)\b\s*", re.IGNORECASE)
 EDIT_WORDS = re.compile(
     r"\b(fix|implement|add|create|write|refactor|rename|change|update|remove|delete|replace|migrate|convert|"
     r"generate|make|build|move|extract|optimi[sz]e)\b",
@@ -42,7 +51,9 @@ PR_MENTION = re.compile(r"\b(PR|MR|pull request|merge request)\s*#?\s*[0-9]+\b",
 CONFLUENCE_LINK = re.compile(r"https?://[^\s]+/(wiki/spaces/|wiki/x/|display/|pages/viewpage\.action)", re.IGNORECASE)
 SCM = ("github", "gitlab", "bitbucket")
 TRACKERS = ("jira", "linear")
-AGENTS: tuple[Agent, ...] = (CODE_QA, CODE_EDIT, TICKET, DOCS, PR)
+AGENTS: tuple[Agent, ...] = (CODE_QA, CODE_EDIT, TICKET, DOCS, PR, RELEASE_NOTES)
+# Agents only their command chooses: no rule or model picks them for a free-form query.
+COMMAND_ONLY = frozenset({RELEASE_NOTES.name})
 BY_NAME = {agent.name: agent for agent in AGENTS}
 
 
@@ -72,7 +83,7 @@ async def select_agent(
 ) -> Selection:
     """Which agent answers a query; `connected` is the set of connection kinds the team has."""
     query = context.query
-    usable = tuple(a for a in agents if a.available(connected)) or agents[:1]
+    usable = tuple(a for a in agents if a.available(connected) and a.name not in COMMAND_ONLY) or agents[:1]
     explicit = EXPLICIT.match(query)
     if explicit:
         command = explicit.group(1).lower()

@@ -28,6 +28,8 @@ from app.api.routes import (
     local_binary,
     out_of_scope,
     query_solver_sse,
+    release_notes,
+    reviews,
     rewrites,
     search,
     telemetry,
@@ -55,6 +57,7 @@ from app.integrations.websearch import web_search_client
 from app.llm.providers.pool import ProviderPool
 from app.llm.registry import ModelRegistry
 from app.llm.router import LLMRouter
+from app.releases.tool import release_notes_tool
 from app.review.ide.runtime import IdeReviews
 from app.runtime.config_loader import load_settings
 from app.runtime.logging import configure_logging, sanic_log_config
@@ -129,6 +132,7 @@ def build_services(app: Sanic, settings: Settings, redactor: Any) -> None:
     app.ctx.search = SearchService(settings)
     if settings.search.offer_code_search_tool:
         app.ctx.server_tools.register(code_search_tool(app.ctx.search))
+    app.ctx.server_tools.register(release_notes_tool(app.ctx.search, settings))
     app.ctx.client_config = ClientConfigSnapshots.build(settings, app.ctx.models)
     app.ctx.tokens = TokenService(settings.auth)
     app.ctx.redactor = redactor
@@ -161,6 +165,8 @@ def install_routes(app: Sanic) -> None:
         webhooks.bp,
         ide_review.bp,
         ide_review_ws.bp,
+        reviews.bp,
+        release_notes.bp,
         out_of_scope.bp,
         telemetry.bp,
     ):

@@ -4,11 +4,14 @@ process can enqueue any kind and any worker can run it."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from app.jobs.backends import kind_defaults
 from app.jobs.interface import JobHandlers
 from app.jobs.queue import JobQueue
 from app.jobs.webhook_events import WebhookEvents
+from app.releases import job as release_notes_job
+from app.review.pr.jobs import PullRequestReviewJobs
 from app.runtime.settings import Settings
 from app.search.index_job import KIND as INDEX_JOB
 from app.search.index_job import IndexJobs
@@ -21,9 +24,15 @@ INDEX_ATTEMPTS = 3
 
 
 def job_handlers(
-    settings: Settings, search: SearchService, webhook_events: WebhookEvents, queue: Callable[[], JobQueue]
+    settings: Settings,
+    search: SearchService,
+    webhook_events: WebhookEvents,
+    queue: Callable[[], JobQueue],
+    *,
+    redis: Any | None = None,
 ) -> JobHandlers:
-    """Every kind; `queue` gives the queue (built on these handlers) to kinds that enqueue others."""
+    """Every kind; `queue` gives the queue (built on these handlers) to kinds that enqueue others; `redis`
+    (the process's client) is shared by the integration clients of the kinds that call services."""
     handlers = JobHandlers(kind_defaults(settings))
     index_jobs = IndexJobs(search)
     handlers.register(
@@ -37,5 +46,7 @@ def job_handlers(
     handlers.register(
         REINDEX_JOB, ReindexJobs(queue).handle, max_attempts=3, schedulable=True, payload_model=ReindexPayload
     )
+    release_notes_job.register(handlers, settings, search)
+    PullRequestReviewJobs(settings, redis=redis, queue=queue).register(handlers, webhook_events)
     webhook_events.register_kinds(handlers)
     return handlers

@@ -48,7 +48,7 @@ async def start_jobs(
 ) -> JobServices:
     webhook_events = WebhookEvents()
     queues: list[JobQueue] = []
-    handlers = job_handlers(settings, search, webhook_events, lambda: queues[0])
+    handlers = job_handlers(settings, search, webhook_events, lambda: queues[0], redis=redis)
     backend = job_backend(settings, redis)
     queue = JobQueue(backend, handlers, max_payload_bytes=settings.jobs.max_payload_bytes)
     queues.append(queue)

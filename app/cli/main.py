@@ -9,6 +9,7 @@ from app.cli.chat import chat
 from app.cli.code_search import index, search
 from app.cli.integrations import integrations_app
 from app.cli.jobs import jobs_app, schedules_app
+from app.cli.release_notes import release_notes
 from app.cli.review import review
 from app.cli.serve import serve
 from app.cli.team import team_app
@@ -28,6 +29,7 @@ cli.command()(chat)
 cli.command()(index)
 cli.command()(search)
 cli.command()(review)
+cli.command("release-notes")(release_notes)
 cli.add_typer(admin.token_app, name="token")
 cli.add_typer(admin.config_app, name="config")
 cli.add_typer(integrations_app, name="integrations")

@@ -1,8 +1,10 @@
 """`adjutant review --diff FILE`: review a local unified diff with the configured model and print the findings,
 what was dropped and why, and the summary. No server tools: the reviewers see only the diff.
 
-`adjutant review <repo> <pr-number>` (review a pull request, `--post` to post) shares this command; the
-pull-request flow plugs in where `repo` is handled below.
+`adjutant review REPO NUMBER --connection NAME [--team T] [--post]`: review a pull request through one of the
+team's connections, exactly as a webhook would (incremental after an earlier posted review, the repository's
+rules from its target branch), and print the comments, labels, approval and summary it would post; `--post`
+posts them and records the review.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import typer
 from rich.markup import escape
 
 from app.cli.common import ConfigOption, DataDirOption, console, fail, out, run_async, settings_from_cli, user_errors
+from app.cli.review_pr import review_pull_request, show_pull_request_review
 from app.errors import LLMError, ReviewRulesInvalid
 from app.llm.providers.pool import ProviderPool
 from app.llm.registry import ModelRegistry, no_model_hint
@@ -41,14 +44,25 @@ def review(
         typer.Option("--repo-rules", help="An .adjutant.toml whose [review] rules apply.", exists=True, dir_okay=False),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    connection: Annotated[
+        str | None, typer.Option("--connection", help="The team's GitHub, GitLab or Bitbucket connection (name or id).")
+    ] = None,
+    team: Annotated[str, typer.Option("--team", help="The team that owns the connection.")] = "default",
+    post: Annotated[bool, typer.Option("--post", help="Post the comments, summary, labels and approval.")] = False,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Review a local diff (--diff FILE) or a pull request (REPO PR_NUMBER)."""
+    """Review a local diff (--diff FILE) or a pull request (REPO PR_NUMBER --connection NAME)."""
     if diff is None:
-        if repo is None:
+        if repo is None or pr_number is None:
             raise fail("give --diff FILE, or a repository and a pull request number")
-        raise fail("reviewing a pull request from the command line is not available in this build; use --diff FILE")
+        if not connection:
+            raise fail("reviewing a pull request needs --connection NAME (see adjutant integrations list)")
+        if pr_number < 1:
+            raise fail("the pull request number must be positive")
+        outcome = review_pull_request(settings_from_cli(data_dir, config), repo, pr_number, connection, team, post)
+        show_pull_request_review(outcome, as_json=as_json, posted=post)
+        return
     with user_errors():  # the input first: a bad diff or rules file is refused before anything starts
         if diff.stat().st_size > MAX_DIFF_BYTES:
             raise fail(f"{diff} is larger than {MAX_DIFF_BYTES // 1_000_000} MB")

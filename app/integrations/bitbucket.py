@@ -34,7 +34,16 @@ from app.integrations.http import retry_after_seconds
 from app.integrations.runtime import IntegrationRuntime, static_headers
 from app.integrations.scm import PullRequestState
 from app.integrations.scm_text import cut_diff, file_text, split_diff
-from app.integrations.types import CodeHit, Commit, Comparison, FileContent, Identity, PullRequest, Tag
+from app.integrations.types import (
+    CodeHit,
+    Commit,
+    Comparison,
+    FileContent,
+    Identity,
+    PullRequest,
+    PullRequestComment,
+    Tag,
+)
 
 SERVICE = shapes.SERVICE
 PAGELEN = 100
@@ -203,20 +212,61 @@ class BitbucketClient:
         return response.text
 
     async def comment_on_pull_request(self, repo: str, number: int, body: str) -> str:
-        return await self._comment(repo, number, {"content": {"raw": _checked(body)}})
+        return (await self.create_comment(repo, number, body)).url or ""
 
     async def comment_on_line(
         self, repo: str, number: int, *, path: str, line: int, body: str, commit_sha: str | None = None
     ) -> str:
         """An inline comment on `line` of `path` (new side) in the pull request; returns its URL. Bitbucket
         anchors it to the pull request's current diff: `commit_sha` is part of the shared signature, unused."""
-        inline = {"path": _file_path(path), "to": int(line)}
-        return await self._comment(repo, number, {"content": {"raw": _checked(body)}, "inline": inline})
+        return (await self.create_comment(repo, number, body, path=path, line=line)).url or ""
 
-    async def _comment(self, repo: str, number: int, payload: dict[str, Any]) -> str:
-        path = f"{self._pull_request_path(repo, number)}/comments"
-        comment = shapes.obj(await self._http.request("POST", path, json_body=payload), "a comment")
-        return shapes.html(comment) or f"{self._web}/{repo}/pull-requests/{int(number)}#comment-{comment.get('id')}"
+    async def create_comment(
+        self, repo: str, number: int, body: str, *, path: str | None = None, line: int | None = None
+    ) -> PullRequestComment:
+        """A comment on the pull request, or inline on `line` (new side) of `path`, with its id."""
+        payload: dict[str, Any] = {"content": {"raw": _checked(body)}}
+        if path is not None:
+            if line is None or int(line) < 1:
+                raise IntegrationRejected("an inline comment needs a line number", service=SERVICE)
+            payload["inline"] = {"path": _file_path(path), "to": int(line)}
+        where = f"{self._pull_request_path(repo, number)}/comments"
+        raw = shapes.obj(await self._http.request("POST", where, json_body=payload), "a comment")
+        return shapes.comment(raw, self._pull_request_url(repo, number))
+
+    async def update_comment(self, repo: str, number: int, comment_id: str, body: str) -> PullRequestComment:
+        """Replace a comment's text, in place."""
+        where = f"{self._pull_request_path(repo, number)}/comments/{_comment_id(comment_id)}"
+        payload = {"content": {"raw": _checked(body)}}
+        raw = shapes.obj(await self._http.request("PUT", where, json_body=payload), "a comment")
+        return shapes.comment(raw, self._pull_request_url(repo, number))
+
+    async def resolve_comment(self, repo: str, number: int, comment_id: str) -> None:
+        """Resolve the thread a top-level inline comment starts (Bitbucket answers 409 when it already is)."""
+        where = f"{self._pull_request_path(repo, number)}/comments/{_comment_id(comment_id)}/resolve"
+        await self._http.request("POST", where, ok=(409,))
+
+    async def list_comments(self, repo: str, number: int, *, limit: int = 300) -> list[PullRequestComment]:
+        """The pull request's comments (deleted ones left out), oldest first."""
+        url = self._pull_request_url(repo, number)
+        items = self._values(f"{self._pull_request_path(repo, number)}/comments", {"pagelen": PAGELEN}, _bounded(limit))
+        return [shapes.comment(raw, url) async for raw in items if isinstance(raw, dict) and not raw.get("deleted")]
+
+    async def approve(self, repo: str, number: int) -> None:
+        await self._http.request("POST", f"{self._pull_request_path(repo, number)}/approve")
+
+    async def request_changes(self, repo: str, number: int) -> None:
+        await self._http.request("POST", f"{self._pull_request_path(repo, number)}/request-changes")
+
+    async def diff_between(self, repo: str, base: str, head: str, *, max_bytes: int = 500_000) -> str:
+        """The unified diff of what `head` changes since `base` (`git diff base head`)."""
+        head_revision, base_revision = await self._revision(repo, head), await self._revision(repo, base)
+        where = f"{_repository(repo)}/diff/{head_revision}..{base_revision}"
+        response = await self._get(where, params={"topic": "false"}, headers={"Accept": "text/plain"})
+        return cut_diff(response.text, max_bytes)
+
+    def _pull_request_url(self, repo: str, number: int) -> str:
+        return f"{self._web}/{repo}/pull-requests/{int(number)}"
 
     def _pull_request_path(self, repo: str, number: int) -> str:
         return f"{_repository(repo)}/pullrequests/{int(number)}"
@@ -397,6 +447,12 @@ def _next(_response: httpx.Response, body: Any) -> str | None:
 def _scopes(response: httpx.Response) -> list[str]:
     raw = response.headers.get("x-oauth-scopes") or ""
     return [scope.strip() for scope in raw.split(",") if scope.strip()]
+
+
+def _comment_id(comment_id: str) -> str:
+    if not str(comment_id).isdigit():
+        raise IntegrationRejected(f"{comment_id!r} is not a bitbucket comment id", service=SERVICE)
+    return str(comment_id)
 
 
 def _checked(body: str) -> str:

@@ -16,7 +16,7 @@ from urllib.parse import quote, unquote
 import httpx
 
 from app.errors import IntegrationUnavailable
-from app.integrations.types import CodeHit, Commit, PullRequest, PullRequestFile, Tag
+from app.integrations.types import CodeHit, Commit, PullRequest, PullRequestComment, PullRequestFile, Tag
 
 SERVICE = "bitbucket"
 BODY_MAX_CHARS = 100_000
@@ -164,3 +164,23 @@ def is_listing(response: httpx.Response) -> bool:
 
 def _has_match(line: Mapping[str, Any]) -> bool:
     return any(segment.get("match") for segment in line.get("segments") or [])
+
+
+def comment(raw: Mapping[str, Any], fallback_url: str) -> PullRequestComment:
+    """A pull request comment; an inline one names its file and its new-side line (`to`). A reply's thread is
+    its top comment."""
+    with shape("a comment"):
+        inline = raw.get("inline") or {}
+        parent = (raw.get("parent") or {}).get("id")
+        user = raw.get("user") or {}
+        return PullRequestComment(
+            id=str(raw["id"]),
+            body=(raw.get("content") or {}).get("raw") or "",
+            author=user.get("nickname") or user.get("display_name"),
+            path=inline.get("path"),
+            line=inline.get("to"),
+            thread_id=str(parent if parent is not None else raw["id"]),
+            resolved=raw.get("resolution") is not None,
+            created_at=raw.get("created_on"),
+            url=html(raw) or f"{fallback_url}#comment-{raw['id']}",
+        )

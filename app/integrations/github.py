@@ -61,6 +61,7 @@ from app.integrations.types import (
     FileContent,
     Identity,
     PullRequest,
+    PullRequestComment,
     PullRequestReview,
     ReviewComment,
     ReviewCommentDraft,
@@ -76,6 +77,8 @@ MAX_TEXT_BYTES = 10_000_000
 RAW_FILE_MAX_BYTES = 10_000_000  # files over 1 MB come only raw; larger than this we do not read at all
 MAX_REVIEW_COMMENTS = 200
 NUMBER_MAX = 10**9
+RELEASE_BODY_MAX = 125_000  # GitHub refuses longer release notes
+COMMENT_ID_MAX = 2**53  # GitHub's ids are JSON numbers
 
 
 class GitHubClient:
@@ -270,12 +273,8 @@ class GitHubClient:
         return [shapes.commit(raw) async for raw in self._pages(f"/repos/{repo}/commits", params, scan=limit)]
 
     async def comment_on_pull_request(self, repo: str, number: int, body: str) -> str:
-        repo = check_repo(repo)
-        check_bound(number, NUMBER_MAX, "pull request number")
-        check_body(body, required=True)
-        response = await self._send("POST", f"/repos/{repo}/issues/{number}/comments", json_body={"body": body})
-        with shapes.shape("a comment"):
-            return str(response.json()["html_url"])
+        comment = await self.create_issue_comment(repo, number, body)
+        return comment.url or ""
 
     # --- for the workflows (release notes, review, docs feedback) ----------------------------------------------
 
@@ -314,6 +313,55 @@ class GitHubClient:
                 files=[shapes.pull_request_file(f) for f in (body.get("files") or [])[:max_files]],
                 url=body.get("html_url") or f"{self.web_url}/{repo}/compare/{base}...{head}",
             )
+
+    async def create_release(self, repo: str, tag: str, *, name: str, body: str, draft: bool = False) -> str:
+        """Publish a release for `tag` (GitHub creates the tag at the default branch if it is new); its page URL."""
+        repo = check_repo(repo)
+        if not body.strip() or len(body) > RELEASE_BODY_MAX:
+            raise IntegrationRejected(f"github release notes are 1 to {RELEASE_BODY_MAX} characters", service=SERVICE)
+        payload = {"tag_name": check_ref(tag), "name": name[:200], "body": body, "draft": draft}
+        response = await self._send("POST", f"/repos/{repo}/releases", json_body=payload)
+        with shapes.shape("a release"):
+            return str(response.json()["html_url"])
+
+    async def branch_head(self, repo: str, branch: str) -> str:
+        """The SHA a branch points at."""
+        repo = check_repo(repo)
+        body = await self._http.get_json(f"/repos/{repo}/git/ref/heads/{quote_ref(branch)}")
+        with shapes.shape("a ref"):
+            return str(body["object"]["sha"])
+
+    async def create_branch(self, repo: str, branch: str, sha: str) -> None:
+        repo = check_repo(repo)
+        if not SHA.match(sha):
+            raise IntegrationRejected("github: a branch starts at a full commit SHA", service=SERVICE)
+        payload = {"ref": f"refs/heads/{check_ref(branch)}", "sha": sha}
+        await self._send("POST", f"/repos/{repo}/git/refs", json_body=payload)
+
+    async def put_file(self, repo: str, path: str, text: str, *, branch: str, message: str) -> str:
+        """Create or replace a file on `branch` with one commit; the commit's SHA."""
+        repo = check_repo(repo)
+        where = f"/repos/{repo}/contents/{quote_path(path)}"
+        existing = await self._http.request("GET", where, params={"ref": check_ref(branch)}, ok=(404,))
+        payload: dict[str, Any] = {
+            "message": message,
+            "content": base64.b64encode(text.encode()).decode(),
+            "branch": branch,
+        }
+        if existing.status_code == 200:
+            with shapes.shape("a file"):
+                payload["sha"] = str(existing.json()["sha"])
+        response = await self._send("PUT", where, json_body=payload)
+        with shapes.shape("a file commit"):
+            return str(response.json()["commit"]["sha"])
+
+    async def create_pull_request(self, repo: str, *, head: str, base: str, title: str, body: str) -> PullRequest:
+        repo = check_repo(repo)
+        check_body(body, required=False)
+        payload = {"title": title[:250], "head": check_ref(head), "base": check_ref(base), "body": body}
+        response = await self._send("POST", f"/repos/{repo}/pulls", json_body=payload)
+        with shapes.shape("a pull request"):
+            return shapes.pull_request(repo, response.json())
 
     async def get_issue(self, repo: str, number: int, *, max_comments: int = 50) -> TrackerIssue:
         """An issue (GitHub answers for a pull request's number too: it is an issue with code) and its oldest
@@ -400,6 +448,53 @@ class GitHubClient:
             shapes.review_comment(raw)
             async for raw in self._pages(f"/repos/{repo}/pulls/{number}/comments", {}, scan=limit)
         ]
+
+    async def create_issue_comment(self, repo: str, number: int, body: str) -> PullRequestComment:
+        """A top-level comment on the pull request (its issue), with the id to edit it by later."""
+        repo = check_repo(repo)
+        check_bound(number, NUMBER_MAX, "pull request number")
+        check_body(body, required=True)
+        response = await self._send("POST", f"/repos/{repo}/issues/{number}/comments", json_body={"body": body})
+        return shapes.pull_request_comment(response.json())
+
+    async def update_issue_comment(self, repo: str, comment_id: int, body: str) -> PullRequestComment:
+        """Replace the text of a top-level comment (GitHub shows it as edited, in place)."""
+        repo = check_repo(repo)
+        check_bound(comment_id, COMMENT_ID_MAX, "comment id")
+        check_body(body, required=True)
+        response = await self._send("PATCH", f"/repos/{repo}/issues/comments/{comment_id}", json_body={"body": body})
+        return shapes.pull_request_comment(response.json())
+
+    async def list_issue_comments(self, repo: str, number: int, *, limit: int = 300) -> list[PullRequestComment]:
+        """The pull request's top-level comments, oldest first."""
+        repo = check_repo(repo)
+        check_bound(number, NUMBER_MAX, "pull request number")
+        check_bound(limit, MAX_LIST, "limit")
+        return [
+            shapes.pull_request_comment(raw)
+            async for raw in self._pages(f"/repos/{repo}/issues/{number}/comments", {}, scan=limit)
+        ]
+
+    async def update_review_comment(self, repo: str, comment_id: int, body: str) -> ReviewComment:
+        """Replace the text of a comment on a line. REST has no way to resolve its thread (only GraphQL's
+        resolveReviewThread does), so the review workflow marks an outdated comment by editing it."""
+        repo = check_repo(repo)
+        check_bound(comment_id, COMMENT_ID_MAX, "comment id")
+        check_body(body, required=True)
+        response = await self._send("PATCH", f"/repos/{repo}/pulls/comments/{comment_id}", json_body={"body": body})
+        with shapes.shape("a review comment"):
+            return shapes.review_comment(response.json())
+
+    async def add_labels(self, repo: str, number: int, labels: Sequence[str]) -> list[str]:
+        """Add labels to the pull request (GitHub creates those the repository lacks); returns all its labels."""
+        repo = check_repo(repo)
+        check_bound(number, NUMBER_MAX, "pull request number")
+        if not labels or len(labels) > 100 or any(not label.strip() or len(label) > 50 for label in labels):
+            raise IntegrationRejected("github labels are 1 to 50 characters, at most 100 at once", service=SERVICE)
+        payload = {"labels": list(labels)}
+        response = await self._send("POST", f"/repos/{repo}/issues/{number}/labels", json_body=payload)
+        with shapes.shape("labels"):
+            return [str(label["name"]) for label in response.json()]
 
     # --- internals --------------------------------------------------------------------------------------------
 

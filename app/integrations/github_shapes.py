@@ -15,6 +15,7 @@ from app.integrations.types import (
     CodeHit,
     Commit,
     PullRequest,
+    PullRequestComment,
     PullRequestFile,
     PullRequestReview,
     ReviewComment,
@@ -169,3 +170,17 @@ def review_comment(raw: dict[str, Any]) -> ReviewComment:
 def review(raw: dict[str, Any]) -> PullRequestReview:
     with shape("a review"):
         return PullRequestReview(id=raw["id"], state=raw["state"], commit_sha=raw.get("commit_id"), url=raw["html_url"])
+
+
+def pull_request_comment(raw: dict[str, Any]) -> PullRequestComment:
+    """An issue comment (a pull request's top-level comment) or a review comment (on a line)."""
+    with shape("a comment"):
+        return PullRequestComment(
+            id=str(raw["id"]),
+            body=raw.get("body") or "",
+            author=_login(raw.get("user")),
+            path=raw.get("path"),
+            line=raw.get("line"),
+            created_at=raw.get("created_at"),
+            url=raw.get("html_url"),
+        )

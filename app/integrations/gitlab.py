@@ -11,6 +11,7 @@ with a 304.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
 from datetime import UTC, datetime
@@ -25,7 +26,16 @@ from app.integrations.connection import ConnectionInfo
 from app.integrations.runtime import IntegrationRuntime, static_headers
 from app.integrations.scm import PullRequestState
 from app.integrations.scm_text import cut_diff, file_text
-from app.integrations.types import CodeHit, Commit, Comparison, FileContent, Identity, PullRequest, Tag
+from app.integrations.types import (
+    CodeHit,
+    Commit,
+    Comparison,
+    FileContent,
+    Identity,
+    PullRequest,
+    PullRequestComment,
+    Tag,
+)
 
 SERVICE = shapes.SERVICE
 PER_PAGE = 100
@@ -153,43 +163,115 @@ class GitLabClient:
             yield change
 
     async def comment_on_pull_request(self, repo: str, number: int, body: str) -> str:
-        _check_body(body)
-        path = f"{self._merge_request_path(repo, number)}/notes"
-        note = _json_of(await self._http.request("POST", path, json_body={"body": body}))
-        return self._note_url(repo, number, note.get("id"))
+        return (await self.add_note(repo, number, body)).url or ""
 
     async def comment_on_line(
         self, repo: str, number: int, *, path: str, line: int, body: str, commit_sha: str | None = None
     ) -> str:
         """A diff note on `line` of `path` (new side) in the merge request's newest version (or the version
         ending at `commit_sha`); returns its URL."""
-        _check_body(body)
+        refs = await self.diff_refs(repo, number)
+        if commit_sha:
+            refs = refs | {"head_sha": commit_sha}
+        return (await self.start_discussion(repo, number, path=path, line=line, body=body, refs=refs)).url or ""
+
+    async def diff_refs(self, repo: str, number: int) -> dict[str, str]:
+        """The SHAs a diff note's position names: the merge request's base, start and head."""
         mr = shapes.obj(await self._http.get_json(self._merge_request_path(repo, number)), "a merge request")
         refs = mr.get("diff_refs") or {}
         if not refs.get("base_sha") or not refs.get("head_sha"):
             raise IntegrationRejected(f"gitlab merge request !{number} has no diff to comment on", service=SERVICE)
-        position = {
+        return {
+            "base_sha": str(refs["base_sha"]),
+            "start_sha": str(refs.get("start_sha") or refs["base_sha"]),
+            "head_sha": str(refs["head_sha"]),
+        }
+
+    async def add_note(self, repo: str, number: int, body: str) -> PullRequestComment:
+        """A top-level note on the merge request, with the id to edit it by later."""
+        _check_body(body)
+        path = f"{self._merge_request_path(repo, number)}/notes"
+        note = _json_of(await self._http.request("POST", path, json_body={"body": body}))
+        return shapes.note(note, self._mr_url(repo, number))
+
+    async def update_note(self, repo: str, number: int, note_id: str, body: str) -> PullRequestComment:
+        """Replace a note's text, in place."""
+        _check_body(body)
+        path = f"{self._merge_request_path(repo, number)}/notes/{_note_id(note_id)}"
+        note = _json_of(await self._http.request("PUT", path, json_body={"body": body}))
+        return shapes.note(note, self._mr_url(repo, number))
+
+    async def start_discussion(
+        self,
+        repo: str,
+        number: int,
+        *,
+        path: str,
+        line: int,
+        body: str,
+        refs: Mapping[str, str],
+        old_path: str | None = None,
+        old_line: int | None = None,
+    ) -> PullRequestComment:
+        """A resolvable discussion on a line of the diff at `refs` (diff_refs). An added line is named by its
+        new-side number only; an unchanged line GitLab wants by both numbers (`old_line` too)."""
+        _check_body(body)
+        position: dict[str, Any] = {
             "position_type": "text",
             "base_sha": refs["base_sha"],
             "start_sha": refs.get("start_sha") or refs["base_sha"],
-            "head_sha": commit_sha or refs["head_sha"],
-            "old_path": path,
+            "head_sha": refs["head_sha"],
+            "old_path": old_path or path,
             "new_path": path,
             "new_line": int(line),
         }
+        if old_line is not None:
+            position["old_line"] = int(old_line)
         payload = {"body": body, "position": position}
         discussion = _json_of(
             await self._http.request("POST", f"{self._merge_request_path(repo, number)}/discussions", json_body=payload)
         )
-        notes = discussion.get("notes") or [{}]
-        return self._note_url(repo, number, notes[0].get("id") if isinstance(notes[0], dict) else None)
+        notes = discussion.get("notes") or []
+        if not notes or not isinstance(notes[0], dict):
+            raise IntegrationUnavailable("gitlab answered a discussion without its note", service=SERVICE)
+        return shapes.note(notes[0], self._mr_url(repo, number), thread_id=str(discussion.get("id") or ""))
+
+    async def resolve_discussion(self, repo: str, number: int, discussion_id: str, *, resolved: bool = True) -> None:
+        if not re.fullmatch(r"[0-9a-f]{1,64}", discussion_id or ""):
+            raise IntegrationRejected(f"{discussion_id!r} is not a gitlab discussion id", service=SERVICE)
+        path = f"{self._merge_request_path(repo, number)}/discussions/{discussion_id}"
+        await self._http.request("PUT", path, params={"resolved": "true" if resolved else "false"})
+
+    async def list_discussions(self, repo: str, number: int, *, limit: int = 300) -> list[PullRequestComment]:
+        """Each discussion's first note (system notes left out), oldest first."""
+        url = self._mr_url(repo, number)
+        found: list[PullRequestComment] = []
+        async for discussion in self._list(f"{self._merge_request_path(repo, number)}/discussions", {}, limit):
+            notes = [n for n in (discussion or {}).get("notes") or [] if isinstance(n, dict) and not n.get("system")]
+            if notes:
+                found.append(shapes.note(notes[0], url, thread_id=str(discussion.get("id") or "")))
+        return found
+
+    async def add_labels(self, repo: str, number: int, labels: list[str]) -> list[str]:
+        """Add labels to the merge request (GitLab creates those the project lacks); returns all its labels."""
+        if not labels or any(not label.strip() or "," in label or len(label) > 255 for label in labels):
+            raise IntegrationRejected("gitlab labels are 1 to 255 characters without commas", service=SERVICE)
+        body = _json_of(
+            await self._http.request(
+                "PUT", self._merge_request_path(repo, number), json_body={"add_labels": ",".join(labels)}
+            )
+        )
+        return [label if isinstance(label, str) else str(label.get("name")) for label in body.get("labels") or []]
+
+    async def approve(self, repo: str, number: int, *, sha: str) -> None:
+        """Approve the merge request at `sha` (GitLab refuses when the head has moved on since)."""
+        await self._http.request("POST", f"{self._merge_request_path(repo, number)}/approve", json_body={"sha": sha})
 
     def _merge_request_path(self, repo: str, number: int) -> str:
         return f"/projects/{_project(repo)}/merge_requests/{int(number)}"
 
-    def _note_url(self, repo: str, number: int, note_id: Any) -> str:
-        url = f"{self._web}/{repo}/-/merge_requests/{int(number)}"
-        return f"{url}#note_{note_id}" if note_id else url
+    def _mr_url(self, repo: str, number: int) -> str:
+        return f"{self._web}/{repo}/-/merge_requests/{int(number)}"
 
     # --- search, commits, tags -------------------------------------------------------------------------------
 
@@ -258,6 +340,34 @@ class GitLabClient:
         items = self._list(f"/projects/{_project(repo)}/repository/tags", params, limit)
         return [shapes.tag(repo, tag, self._web) async for tag in items]
 
+    async def create_release(self, repo: str, tag: str, *, name: str, description: str, ref: str | None = None) -> str:
+        """Publish a release for `tag` (created at `ref` when the tag is new); the release's page URL."""
+        _check_body(description)
+        payload: dict[str, Any] = {"tag_name": tag, "name": name[:200], "description": description}
+        if ref:
+            payload["ref"] = ref
+        release = _json_of(await self._http.request("POST", f"/projects/{_project(repo)}/releases", json_body=payload))
+        links = release.get("_links") if isinstance(release.get("_links"), dict) else {}
+        return str(links.get("self") or f"{self._web}/{repo}/-/releases/{quote(tag, safe='')}")
+
+    async def create_branch(self, repo: str, branch: str, ref: str) -> None:
+        params = {"branch": branch, "ref": ref}
+        await self._http.request("POST", f"/projects/{_project(repo)}/repository/branches", params=params)
+
+    async def put_file(self, repo: str, path: str, text: str, *, branch: str, message: str) -> None:
+        """Create or replace a file on `branch` with one commit."""
+        where = f"/projects/{_project(repo)}/repository/files/{quote(path.strip('/'), safe='')}"
+        existing = await self._http.request("GET", where, params={"ref": branch}, ok=(404,))
+        payload = {"branch": branch, "content": text, "commit_message": message}
+        await self._http.request("PUT" if existing.status_code == 200 else "POST", where, json_body=payload)
+
+    async def create_merge_request(self, repo: str, *, source: str, target: str, title: str, body: str) -> PullRequest:
+        payload = {"source_branch": source, "target_branch": target, "title": title[:250], "description": body}
+        path = f"/projects/{_project(repo)}/merge_requests"
+        raw = _json_of(await self._http.request("POST", path, json_body=payload))
+        with shapes.shape("a merge request"):
+            return shapes.merge_request(repo, raw, self._web)
+
     # --- paging ----------------------------------------------------------------------------------------------
 
     def _list(self, path: str, params: Mapping[str, Any], limit: int, *, cap: int = MAX_LIST) -> AsyncIterator[Any]:
@@ -288,6 +398,12 @@ def _json_of(response: httpx.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def _note_id(note_id: str) -> str:
+    if not str(note_id).isdigit():
+        raise IntegrationRejected(f"{note_id!r} is not a gitlab note id", service=SERVICE)
+    return str(note_id)
 
 
 def _check_body(body: str) -> None:

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from app.errors import IntegrationUnavailable
 from app.integrations.scm_text import count_changes
-from app.integrations.types import CodeHit, Commit, PullRequest, PullRequestFile, Tag
+from app.integrations.types import CodeHit, Commit, PullRequest, PullRequestComment, PullRequestFile, Tag
 
 SERVICE = "gitlab"
 BODY_MAX_CHARS = 100_000  # GitLab's own cap on descriptions is 1,000,000
@@ -159,3 +159,20 @@ def file_bytes(raw: Mapping[str, Any]) -> bytes:
         except (binascii.Error, ValueError):
             raise IntegrationUnavailable("gitlab sent a file that is not valid base64", service=SERVICE) from None
     return str(content).encode()
+
+
+def note(raw: Mapping[str, Any], url: str, *, thread_id: str | None = None) -> PullRequestComment:
+    """A merge request note; a diff note carries its position (the new-side line it is on)."""
+    with shape("a note"):
+        position = raw.get("position") or {}
+        return PullRequestComment(
+            id=str(raw["id"]),
+            body=raw.get("body") or "",
+            author=(raw.get("author") or {}).get("username"),
+            path=position.get("new_path"),
+            line=position.get("new_line"),
+            thread_id=thread_id,
+            resolved=bool(raw.get("resolved")),
+            created_at=raw.get("created_at"),
+            url=f"{url}#note_{raw['id']}",
+        )

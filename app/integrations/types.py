@@ -126,6 +126,22 @@ class ReviewComment(BaseModel):
     url: str
 
 
+class PullRequestComment(BaseModel):
+    """A comment on a pull request, top-level or on a line, in the same shape on every service: what a workflow
+    that edits or resolves its own comments needs. `thread_id` is the GitLab discussion or the Bitbucket thread
+    the comment belongs to (None on GitHub, which threads by `in_reply_to`)."""
+
+    id: str
+    body: str
+    author: str | None = None
+    path: str | None = None
+    line: int | None = None  # None: a top-level comment, or one whose line is no longer in the diff
+    thread_id: str | None = None
+    resolved: bool = False
+    created_at: datetime | None = None
+    url: str | None = None
+
+
 class PullRequestReview(BaseModel):
     id: int
     state: str  # "COMMENTED", "APPROVED", "CHANGES_REQUESTED", "PENDING"

@@ -1,1 +1,1 @@
-"""Background work: a Redis Streams queue that any worker consumes, crash-safe by reclaiming."""
+"""Background jobs: one interface on Redis Streams or Kafka, job records, workers, schedules (docs/jobs.md)."""

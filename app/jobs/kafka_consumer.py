@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("adjutant.jobs")
 DUE_HEADER = "due_ms"
+FETCH_WAIT_MS = 50
 SESSION_MS = (500, 300_000)  # what brokers commonly accept as a session timeout
 
 
@@ -119,7 +120,9 @@ class KafkaJobConsumer:
             heartbeat_interval_ms=max(100, self.session_ms // 3),
             rebalance_timeout_ms=self.session_ms * 2,
             request_timeout_ms=max(40_000, self.session_ms + 10_000),
-            fetch_max_wait_ms=min(500, self.poll_ms),
+            # Some brokers (Tansu) answer a fetch over many partitions only when this wait is over, not when a
+            # message arrives: a job would wait up to this long before it starts.
+            fetch_max_wait_ms=min(FETCH_WAIT_MS, self.poll_ms),
         )
         self.consumer.subscribe([*self.topics, self.backend.retry_topic], listener=_Rebalance(self))
         await self.consumer.start()

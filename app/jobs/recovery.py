@@ -1,7 +1,7 @@
 """The sweep that makes a recorded job impossible to lose: a job that could start but was not handed to the
 transport for a while (its message was lost: a transport outage, a crash between recording and handing over,
 a trimmed stream, a worker that died holding it) is handed over again. Duplicates are harmless: a record
-runs only when it can be claimed."""
+runs only when it can be claimed. The same sweep deletes jobs finished longer ago than they are kept."""
 
 from __future__ import annotations
 
@@ -22,3 +22,8 @@ async def hand_over_undelivered(backend: JobBackend, redeliver_after_s: float) -
     if rows:
         log.info("handed %d undelivered job(s) to %s again", len(rows), backend.name)
     return len(rows)
+
+
+async def forget_finished(succeeded_days: int, dead_days: int) -> int:
+    """Delete a batch of jobs finished longer ago than they are kept."""
+    return await store.forget_finished(succeeded_days, dead_days, BATCH)

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Hashable
 
 from app.jobs.interface import Consumer, Delivery, JobBackend, JobHandlers
-from app.jobs.recovery import hand_over_undelivered
+from app.jobs.recovery import forget_finished, hand_over_undelivered
 from app.jobs.runner import JobRunner
 from app.jobs.schedules import Schedules
 from app.runtime.settings import JobsSettings
@@ -181,6 +181,7 @@ class Worker:
 
     async def _sweep(self) -> None:
         await hand_over_undelivered(self.backend, self.settings.redeliver_after_s)
+        await forget_finished(self.settings.keep_succeeded_days, self.settings.keep_dead_days)
 
     async def _fire(self) -> None:
         assert self.schedules is not None

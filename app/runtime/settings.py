@@ -588,14 +588,24 @@ class JobsSettings(Section):
         description="A worker silent this long is taken for dead: its partitions and its running jobs go to "
         "others (also the Kafka session timeout).",
     )
-    poll_ms: int = Field(ge=10, le=60000, description="Longest a worker waits on the transport for new messages.")
+    poll_ms: int = Field(
+        ge=10,
+        le=60000,
+        description="Longest a worker waits on the transport for new messages; also how long stopping it may take.",
+    )
     drain_timeout_s: float = Field(
         ge=0, description="On SIGTERM, how long running jobs get to finish before they are released to others."
     )
     redeliver_after_s: float = Field(
         gt=0, description="A job due to run that no worker took for this long is handed to the transport again."
     )
-    sweep_interval_s: float = Field(gt=0, description="How often each worker looks for such jobs.")
+    sweep_interval_s: float = Field(
+        gt=0, description="How often each worker looks for such jobs, and for finished ones past their keeping."
+    )
+    keep_succeeded_days: int = Field(
+        ge=1, le=3650, description="SUCCEEDED jobs are deleted after this long (their idempotency keys with them)."
+    )
+    keep_dead_days: int = Field(ge=1, le=3650, description="DEAD jobs (the dead letters) are deleted after this long.")
     schedule_poll_s: float = Field(gt=0, le=3600, description="How often each worker looks for due schedule ticks.")
     default_max_attempts: int = Field(ge=1, le=100, description="Attempts of a job kind that names no cap.")
     default_timeout_s: float = Field(gt=0, description="Wall-clock limit of one attempt, for kinds that name none.")
@@ -684,6 +694,23 @@ class ReviewSettings(Section):
     ide_idle_socket_s: float = Field(gt=0, description="IDE review: close review sockets idle for this long.")
 
 
+class ReleaseNotesSettings(Section):
+    """Release notes (docs/release-notes.md): the optional model passes and how much history one run reads."""
+
+    model: str = Field(
+        description="Model that classifies what no rule could and polishes the external notes (a name from "
+        "llm.models); empty = chat.summary_model, else llm.default_model."
+    )
+    polish: bool = Field(description="Let the model rewrite the external notes (kept only if it passes the checks).")
+    classify_with_model: bool = Field(description="Ask the model for the types of changes no rule classified.")
+    model_timeout_s: float = Field(gt=0, le=3600, description="Longest wait for one release-notes model call.")
+    max_output_tokens: int = Field(ge=256, description="Output tokens per release-notes model call.")
+    git_timeout_s: float = Field(gt=0, le=3600, description="Longest run of one git command reading the history.")
+    voice_examples: int = Field(
+        ge=0, le=5, description="Earlier approved notes shown to the polish pass for voice (found by embeddings)."
+    )
+
+
 class Settings(Section):
     server: ServerSettings
     database: DatabaseSettings
@@ -707,6 +734,7 @@ class Settings(Section):
     jobs: JobsSettings
     agents: AgentsSettings
     review: ReviewSettings
+    release_notes: ReleaseNotesSettings
     client_config: ClientConfig
 
 

@@ -53,6 +53,22 @@ def clone_or_pull(remote: GitRemote, checkout: Path, *, max_bytes: int, timeout_
         _run(command, _environment(remote), checkout, max_bytes=max_bytes, deadline=deadline)
 
 
+def mirror_history(remote: GitRemote, mirror: Path, *, max_bytes: int, timeout_s: float) -> None:
+    """A bare clone with the whole history and every tag (release notes read commits a shallow clone lacks),
+    or the remote's new commits and tags fetched into an existing one; same address pin, limits and privacy."""
+    git = _git()
+    mirror.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    url = remote.url.without_credentials()
+    if (mirror / "HEAD").is_file():
+        refspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
+        commands = [[git, "-C", str(mirror), "fetch", "--quiet", "--prune", "--", url, *refspecs]]
+    else:
+        commands = [[git, "clone", "--bare", "--quiet", "--", url, str(mirror)]]
+    deadline = time.monotonic() + timeout_s
+    for command in commands:
+        _run(command, _environment(remote), mirror, max_bytes=max_bytes, deadline=deadline)
+
+
 def _environment(remote: GitRemote) -> dict[str, str]:
     settings = {
         "http.followRedirects": "false",

@@ -49,6 +49,8 @@ class Repository:
     commits: list[dict[str, Any]] = field(default_factory=list)  # one line of history, newest first
     tags: list[dict[str, Any]] = field(default_factory=list)
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    spec_diffs: dict[str, str] = field(default_factory=dict)  # "source..destination" -> unified diff
+    participants: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # pull request id -> reviews
 
     @property
     def workspace(self) -> str:
@@ -71,6 +73,7 @@ def pull_request(
     source: str = "feature/retry",
     source_hash: str = "9f2c4a1b7e5d",
     destination_hash: str = "0a1b2c3d4e5f",
+    author: str = "ada",
 ) -> dict[str, Any]:
     """A pull request as GET .../pullrequests/{id} returns it: commit hashes abbreviated to 12 characters."""
     html = f"https://bitbucket.org/{repository.full_name}/pull-requests/{number}"
@@ -82,7 +85,12 @@ def pull_request(
         "summary": {"type": "rendered", "raw": description, "markup": "markdown", "html": f"<p>{description}</p>"},
         "state": state,
         "draft": draft,
-        "author": {"type": "user", "display_name": "Ada Lovelace", "nickname": "ada", "account_id": "557058:ada"},
+        "author": {
+            "type": "user",
+            "display_name": author.title(),
+            "nickname": author,
+            "account_id": f"557058:{author}",
+        },
         "source": {
             "branch": {"name": source},
             "commit": {"type": "commit", "hash": source_hash},
@@ -171,6 +179,11 @@ class FakeBitbucket(FakeService):
         self.route("GET", REPO + "/diff/(?P<spec>.+)", self._diff)  # spec: {workspace}/{slug}:{hash}%0D{hash}
         self.route("GET", REPO + "/diffstat/(?P<spec>.+)", self._diffstat)
         self.route("POST", PR + "/comments", self._add_comment)
+        self.route("GET", PR + "/comments", self._list_comments)
+        self.route("PUT", PR + "/comments/(?P<comment>[0-9]+)", self._update_comment)
+        self.route("POST", PR + "/comments/(?P<comment>[0-9]+)/resolve", self._resolve_comment)
+        self.route("POST", PR + "/approve", lambda r: self._participate(r, "approved"))
+        self.route("POST", PR + "/request-changes", lambda r: self._participate(r, "changes_requested"))
         self.route("GET", API + "/workspaces/(?P<workspace>[^/]+)/search/code", self._search)
         self.route("GET", REPO + "/commits/(?P<rev>[^/]+)", self._commits)
 
@@ -294,6 +307,12 @@ class FakeBitbucket(FakeService):
         return 302, b"", {"Location": location, "Content-Type": "text/html; charset=utf-8"}
 
     def _diff(self, request: FakeRequest) -> Answer:
+        if request.param("from_pullrequest_id") is None:
+            repository = self._find(request)
+            spec = unquote(request.match["spec"])
+            if repository is None or spec not in repository.spec_diffs:
+                return self._reply(request, 404, error_body(f"Commit not found: {spec}"))
+            return self._reply(request, 200, repository.spec_diffs[spec].encode(), {"Content-Type": "text/plain"})
         found = self._from_pull_request(request)
         if found is None:
             return self._reply(request, 404, error_body("Diff not found"))
@@ -334,13 +353,76 @@ class FakeBitbucket(FakeService):
             "type": "pullrequest_comment",
             "created_on": "2024-05-02T10:00:00.000000+00:00",
             "content": {"raw": raw, "markup": "markdown", "html": f"<p>{raw}</p>"},
-            "user": {"type": "user", "display_name": "Ada Lovelace", "account_id": "557058:ada"},
+            "user": self._author(),
             "deleted": False,
             "pending": False,
             "links": {"html": {"href": f"{pr['links']['html']['href']}#comment-{comment_id}"}},
         } | ({"inline": inline | {"from": None}} if inline else {})
         comments.append(comment)
         return self._reply(request, 201, comment)
+
+    def _author(self) -> dict[str, Any]:
+        return {k: self.user[k] for k in ("type", "display_name", "nickname", "account_id")}
+
+    def _list_comments(self, request: FakeRequest) -> Answer:
+        found = self._find_pr(request)
+        if found is None:
+            return self._reply(request, 404, error_body("Pull request not found"))
+        repository, pr = found
+        return self._page(request, repository.comments.get(pr["id"], []))
+
+    def _comment(self, request: FakeRequest) -> tuple[Repository, dict[str, Any]] | Answer:
+        found = self._find_pr(request)
+        if found is None:
+            return self._reply(request, 404, error_body("Pull request not found"))
+        repository, pr = found
+        wanted = int(request.match["comment"])
+        comment = next((c for c in repository.comments.get(pr["id"], []) if c["id"] == wanted), None)
+        if comment is None:
+            return self._reply(request, 404, error_body("Comment not found"))
+        return repository, comment
+
+    def _update_comment(self, request: FakeRequest) -> Answer:
+        found = self._comment(request)
+        if len(found) == 3:  # an error answer
+            return found  # type: ignore[return-value]
+        _, comment = found
+        if comment["user"]["account_id"] != self.user["account_id"]:
+            return self._reply(request, 403, error_body("You can only edit your own comments"))
+        raw = ((request.json() or {}).get("content") or {}).get("raw")
+        if not raw:
+            return self._reply(request, 400, error_body("content.raw: This field is required."))
+        comment["content"] = {"raw": raw, "markup": "markdown", "html": f"<p>{raw}</p>"}
+        comment["updated_on"] = "2024-05-02T11:00:00.000000+00:00"
+        return self._reply(request, 200, comment)
+
+    def _resolve_comment(self, request: FakeRequest) -> Answer:
+        found = self._comment(request)
+        if len(found) == 3:  # an error answer
+            return found  # type: ignore[return-value]
+        _, comment = found
+        if comment.get("parent") or not comment.get("inline"):
+            return self._reply(request, 400, error_body("Only top-level inline comments can be resolved"))
+        if comment.get("resolution"):
+            return self._reply(request, 409, error_body("Comment thread is already resolved"))
+        comment["resolution"] = {
+            "type": "comment_resolution",
+            "user": self._author(),
+            "created_on": "2024-05-02T12:00:00.000000+00:00",
+        }
+        return self._reply(request, 200, comment["resolution"])
+
+    def _participate(self, request: FakeRequest, state: str) -> Answer:
+        found = self._find_pr(request)
+        if found is None:
+            return self._reply(request, 404, error_body("Pull request not found"))
+        repository, pr = found
+        if pr["author"]["account_id"] == self.user["account_id"]:
+            return self._reply(request, 400, error_body("You can't approve your own pull request."))
+        participant = {"type": "participant", "user": self._author(), "role": "REVIEWER", "state": state,
+                       "approved": state == "approved"}  # fmt: skip
+        repository.participants.setdefault(pr["id"], []).append(participant)
+        return self._reply(request, 200, participant)
 
     def _search(self, request: FakeRequest) -> Answer:
         workspace = request.match["workspace"]

@@ -60,6 +60,7 @@ class FakePull:
     diff: str = ""
     diff_too_large: bool = False
     review_comments: list[dict[str, Any]] = field(default_factory=list)
+    reviews: list[dict[str, Any]] = field(default_factory=list)  # submitted reviews, as GitHub answered them
 
 
 @dataclass
@@ -84,6 +85,10 @@ class FakeRepo:
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # issue/PR number -> comments
     commits: list[dict[str, Any]] = field(default_factory=list)  # newest first: sha, message, author..., files
     tags: list[tuple[str, str]] = field(default_factory=list)
+    # "base...head" -> the files GitHub lists for that comparison (with their patches); else generic ones
+    compare_files: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    releases: list[dict[str, Any]] = field(default_factory=list)  # as GitHub answers them
+    branches: dict[str, str] = field(default_factory=dict)  # branch -> head SHA, for branches made by clients
 
     def add_file(self, path: str, content: str | bytes, *, ref: str | None = None) -> None:
         data = content.encode() if isinstance(content, str) else content

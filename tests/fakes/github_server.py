@@ -57,8 +57,12 @@ class FakeGitHub(FakeService):
         permissions: dict[str, str] | None = None,
         token_ttl_s: int = 3600,
         prefix: str = "/api/v3",
+        refuse_own_reviews: bool = False,
     ) -> None:
         self.token = token
+        # GitHub refuses to approve or request changes on a pull request by the same account; off by default
+        # because most client tests review their own seeded pull requests.
+        self.refuse_own_reviews = refuse_own_reviews
         self.scopes = scopes  # None: a fine-grained token (GitHub sends no X-OAuth-Scopes)
         self.app_id = app_id
         self.installations = dict(installations)
@@ -119,6 +123,15 @@ class FakeGitHub(FakeService):
             ("GET", rf"/repos/{REPO}/issues/(?P<n>\d+)", self._get_issue),
             ("GET", rf"/repos/{REPO}/issues/(?P<n>\d+)/comments", self._issue_comments),
             ("POST", rf"/repos/{REPO}/issues/(?P<n>\d+)/comments", self._create_comment),
+            ("PATCH", rf"/repos/{REPO}/issues/comments/(?P<id>\d+)", self._edit_comment),
+            ("PATCH", rf"/repos/{REPO}/pulls/comments/(?P<id>\d+)", self._edit_review_comment),
+            ("POST", rf"/repos/{REPO}/issues/(?P<n>\d+)/labels", self._add_labels),
+            # releases and the changelog pull request of the release-notes workflow
+            ("POST", f"/repos/{REPO}/releases", self._create_release),
+            ("GET", f"/repos/{REPO}/git/ref/heads/(?P<branch>.+)", self._get_branch_ref),
+            ("POST", f"/repos/{REPO}/git/refs", self._create_ref),
+            ("PUT", f"/repos/{REPO}/contents/(?P<path>.+)", self._put_contents),
+            ("POST", f"/repos/{REPO}/pulls", self._create_pull),
         ]:
             self.route(method, p + pattern, self._served(handler))
 
@@ -137,6 +150,11 @@ class FakeGitHub(FakeService):
         if credential == self.token or self.installation_tokens.get(credential, 0.0) > time.time():
             return None
         return 401, BAD_CREDENTIALS, {}
+
+    def _actor(self, request: FakeRequest) -> str:
+        """Who a call acts as: the App's bot for an installation token, the token's user otherwise."""
+        credential = request.headers.get("authorization", "").partition(" ")[2]
+        return "adjutant-test[bot]" if credential in self.installation_tokens else "octocat"
 
     def _valid_jwt(self, jwt: str) -> bool:
         if self._key is None:
@@ -442,10 +460,10 @@ class FakeGitHub(FakeService):
         problems += ["Path could not be resolved" for c in body.get("comments") or [] if c.get("path") not in paths]
         if problems:
             return 422, {"message": "Unprocessable Entity", "errors": problems, "status": "422"}, {}
-        review_id = 1000 + len(pull.review_comments)
+        review_id = 1000 + len(pull.reviews)
         web = f"{self._web(repo.full_name)}/pull/{pull.number}"
         for comment in body.get("comments") or []:
-            comment_id = 5000 + len(pull.review_comments)
+            comment_id = 5000 + sum(len(p.review_comments) for p in repo.pulls.values())
             pull.review_comments.append(
                 {
                     "id": comment_id,
@@ -455,26 +473,28 @@ class FakeGitHub(FakeService):
                     "start_line": comment.get("start_line"),
                     "side": comment.get("side", "RIGHT"),
                     "body": comment["body"],
-                    "user": user("adjutant-test[bot]"),
+                    "user": user(self._actor(request)),
                     "commit_id": body["commit_id"],
                     "created_at": iso(time.time()),
                     "html_url": f"{web}#discussion_r{comment_id}",
                 }
             )
         state = {"COMMENT": "COMMENTED", "APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED"}[event]
-        return (
-            200,
-            {
-                "id": review_id,
-                "user": user("adjutant-test[bot]"),
-                "body": body.get("body"),
-                "state": state,
-                "commit_id": body["commit_id"],
-                "html_url": f"{web}#pullrequestreview-{review_id}",
-                "submitted_at": iso(time.time()),
-            },
-            {},
-        )
+        if self.refuse_own_reviews and event != "COMMENT" and pull.author == self._actor(request):
+            return 422, {"message": "Unprocessable Entity", "errors": [
+                f"Can not {'approve' if event == 'APPROVE' else 'request changes on'} your own pull request"
+            ], "status": "422"}, {}  # fmt: skip
+        review = {
+            "id": review_id,
+            "user": user(self._actor(request)),
+            "body": body.get("body"),
+            "state": state,
+            "commit_id": body["commit_id"],
+            "html_url": f"{web}#pullrequestreview-{review_id}",
+            "submitted_at": iso(time.time()),
+        }
+        pull.reviews.append(review)
+        return 200, review, {}
 
     # --- commits, tags, comparisons ----------------------------------------------------------------------------
 
@@ -516,6 +536,21 @@ class FakeGitHub(FakeService):
         chunk, headers = self._page(request, [commit_json(self._web(repo.full_name), c) for c in between], default=250)
         paths = sorted({path for c in between for path in c["files"]})
         first_page = int(request.param("page") or 1) == 1
+        scripted = repo.compare_files.get(f"{base}...{head}")
+        if scripted is not None:
+            return (
+                200,
+                {
+                    "html_url": f"{self._web(repo.full_name)}/compare/{base}...{head}",
+                    "status": "ahead" if between else "identical",
+                    "ahead_by": len(between),
+                    "behind_by": 0,
+                    "total_commits": len(between),
+                    "commits": chunk,
+                    "files": scripted if first_page else [],
+                },
+                headers,
+            )
         return (
             200,
             {
@@ -584,9 +619,171 @@ class FakeGitHub(FakeService):
         comment = {
             "id": comment_id,
             "body": body,
-            "user": user("octocat"),
+            "user": user(self._actor(request)),
             "created_at": iso(time.time()),
             "html_url": f"{self._web(repo.full_name)}/{kind}/{number}#issuecomment-{comment_id}",
         }
         repo.comments.setdefault(number, []).append(comment)
         return 201, comment, {}
+
+    def _edit_comment(self, request: FakeRequest) -> Answer:
+        repo = self._repo(request)
+        comment_id = int(request.match["id"])  # type: ignore[index]
+        found = next((c for cs in (repo.comments.values() if repo else []) for c in cs if c["id"] == comment_id), None)
+        return self._edited(request, found)
+
+    def _edit_review_comment(self, request: FakeRequest) -> Answer:
+        repo = self._repo(request)
+        comment_id = int(request.match["id"])  # type: ignore[index]
+        pulls = repo.pulls.values() if repo else []
+        found = next((c for p in pulls for c in p.review_comments if c["id"] == comment_id), None)
+        return self._edited(request, found)
+
+    def _edited(self, request: FakeRequest, comment: dict[str, Any] | None) -> Answer:
+        if comment is None:
+            return 404, NOT_FOUND, {}
+        if comment["user"]["login"] != self._actor(request):
+            return 403, {"message": "Must have admin rights to Repository.", "status": "403"}, {}
+        body = (request.json() or {}).get("body")
+        if not body:
+            return 422, {"message": "Validation Failed", "errors": [{"field": "body", "code": "missing_field"}]}, {}
+        comment["body"] = body
+        comment["updated_at"] = iso(time.time())
+        return 200, comment, {}
+
+    def _add_labels(self, request: FakeRequest) -> Answer:
+        repo = self._repo(request)
+        number = int(request.match["n"])  # type: ignore[index]
+        item = (repo.pulls.get(number) or repo.issues.get(number)) if repo else None
+        if item is None:
+            return 404, NOT_FOUND, {}
+        labels = (request.json() or {}).get("labels")
+        if not isinstance(labels, list) or not all(isinstance(label, str) and label for label in labels):
+            return 422, {"message": "Validation Failed", "errors": [{"field": "labels", "code": "invalid"}]}, {}
+        item.labels.extend(label for label in labels if label not in item.labels)
+        return 200, [{"id": abs(hash(label)) % 10**6, "name": label, "color": "ededed"} for label in item.labels], {}
+
+    # --- releases, branches, file commits and new pull requests (release notes) --------------------------------
+
+    def _validation_failed(self, resource: str, field_name: str, code: str) -> Answer:
+        error = {"resource": resource, "field": field_name, "code": code}
+        return 422, {"message": "Validation Failed", "errors": [error], "status": "422"}, {}
+
+    def _create_release(self, request: FakeRequest) -> Answer:
+        repo = self._repo(request)
+        if repo is None:
+            return 404, NOT_FOUND, {}
+        data = request.json() or {}
+        tag = data.get("tag_name")
+        if not isinstance(tag, str) or not tag:
+            return self._validation_failed("Release", "tag_name", "missing_field")
+        if any(r["tag_name"] == tag for r in repo.releases):
+            return self._validation_failed("Release", "tag_name", "already_exists")
+        release_id = 1000 + len(repo.releases)
+        release = {
+            "id": release_id,
+            "tag_name": tag,
+            "target_commitish": data.get("target_commitish") or repo.default_branch,
+            "name": data.get("name"),
+            "body": data.get("body"),
+            "draft": bool(data.get("draft")),
+            "prerelease": bool(data.get("prerelease")),
+            "author": user(self._actor(request)),
+            "created_at": iso(time.time()),
+            "published_at": None if data.get("draft") else iso(time.time()),
+            "url": f"{self.url}{self.prefix}/repos/{repo.full_name}/releases/{release_id}",
+            "html_url": f"{self._web(repo.full_name)}/releases/tag/{tag}",
+        }
+        repo.releases.append(release)
+        return 201, release, {}
+
+    def _ref_json(self, repo: FakeRepo, branch: str, sha: str) -> dict[str, Any]:
+        api = f"{self.url}{self.prefix}/repos/{repo.full_name}"
+        return {
+            "ref": f"refs/heads/{branch}",
+            "node_id": f"REF_{branch}",
+            "url": f"{api}/git/refs/heads/{branch}",
+            "object": {"sha": sha, "type": "commit", "url": f"{api}/git/commits/{sha}"},
+        }
+
+    def _get_branch_ref(self, request: FakeRequest) -> Answer:
+        repo = self._repo(request)
+        branch = unquote(request.match["branch"])  # type: ignore[index]
+        sha = repo.branches.get(branch) if repo else None
+        if repo is not None and sha is None and branch == repo.default_branch:
+            sha = repo.commits[0]["sha"] if repo.commits else "0" * 40
+        if repo is None or sha is None:
+            return 404, NOT_FOUND, {}
+        return 200, self._ref_json(repo, branch, sha), {}
+
+    def _create_ref(self, request: FakeRequest) -> Answer:
+        repo = self._repo(request)
+        if repo is None:
+            return 404, NOT_FOUND, {}
+        data = request.json() or {}
+        ref, sha = str(data.get("ref") or ""), str(data.get("sha") or "")
+        if not ref.startswith("refs/heads/") or len(sha) != 40:
+            return 422, {"message": "Reference update failed", "status": "422"}, {}
+        branch = ref.removeprefix("refs/heads/")
+        if branch in repo.branches or branch in repo.files:
+            return 422, {"message": "Reference already exists", "status": "422"}, {}
+        repo.branches[branch] = sha
+        repo.files[branch] = dict(repo.files.get(repo.default_branch, {}))
+        return 201, self._ref_json(repo, branch, sha), {}
+
+    def _put_contents(self, request: FakeRequest) -> Answer:
+        repo = self._repo(request)
+        if repo is None:
+            return 404, NOT_FOUND, {}
+        data = request.json() or {}
+        path = unquote(request.match["path"]).strip("/")  # type: ignore[index]
+        branch = data.get("branch") or repo.default_branch
+        if not data.get("message") or not isinstance(data.get("content"), str):
+            return self._validation_failed("Commit", "message", "missing_field")
+        files = repo.files.get(branch)
+        if files is None:
+            return 404, {"message": f"Branch {branch} not found", "status": "404"}, {}
+        current = files.get(path)
+        if current is not None:
+            blob = hashlib.sha1(current, usedforsecurity=False).hexdigest()
+            if not data.get("sha"):
+                return 422, {"message": '"sha" wasn\'t supplied.', "status": "422"}, {}
+            if data["sha"] != blob:
+                return 409, {"message": f"{path} does not match {data['sha']}", "status": "409"}, {}
+        content = base64.b64decode(data["content"])
+        files[path] = content
+        commit_sha = hashlib.sha1(f"{branch}:{path}:{len(repo.branches)}".encode() + content, usedforsecurity=False)
+        repo.branches[branch] = commit_sha.hexdigest()
+        body = {
+            "content": {
+                "name": path.rsplit("/", 1)[-1],
+                "path": path,
+                "sha": hashlib.sha1(content, usedforsecurity=False).hexdigest(),
+                "html_url": f"{self._web(repo.full_name)}/blob/{branch}/{path}",
+            },
+            "commit": {"sha": repo.branches[branch], "message": data["message"]},
+        }
+        return (201 if current is None else 200), body, {}
+
+    def _create_pull(self, request: FakeRequest) -> Answer:
+        repo = self._repo(request)
+        if repo is None:
+            return 404, NOT_FOUND, {}
+        data = request.json() or {}
+        head, base = str(data.get("head") or ""), str(data.get("base") or "")
+        if not data.get("title"):
+            return self._validation_failed("PullRequest", "title", "missing_field")
+        if head not in repo.branches or (base != repo.default_branch and base not in repo.branches):
+            return self._validation_failed("PullRequest", "head" if head not in repo.branches else "base", "invalid")
+        pull = FakePull(
+            number=repo.next_number(),
+            title=str(data["title"]),
+            head_ref=head,
+            head_sha=repo.branches[head],
+            base_ref=base,
+            body=str(data.get("body") or ""),
+            author=self._actor(request),
+            created_at=iso(time.time()),
+        )
+        repo.pulls[pull.number] = pull
+        return 201, pull_json(self._web(repo.full_name), pull), {}

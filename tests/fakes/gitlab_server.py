@@ -42,6 +42,8 @@ class Project:
     compare_diffs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # "base...head" -> diffs
     notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     discussions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    approvals: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # MR iid -> {"user", "sha"}
+    releases: list[dict[str, Any]] = field(default_factory=list)
 
 
 def merge_request(
@@ -192,12 +194,18 @@ class FakeGitLab(FakeService):
         self.route("GET", MR + "/diffs", self._diffs)
         self.route("GET", MR + "/changes", self._changes)
         self.route("POST", MR + "/notes", self._add_note)
+        self.route("PUT", MR + "/notes/(?P<note>[0-9]+)", self._update_note)
+        self.route("GET", MR + "/discussions", self._list_discussions)
         self.route("POST", MR + "/discussions", self._add_discussion)
+        self.route("PUT", MR + "/discussions/(?P<discussion>[0-9a-f]+)", self._resolve_discussion)
+        self.route("PUT", MR, self._update_merge_request)
+        self.route("POST", MR + "/approve", self._approve)
         self.route("GET", PROJECT + "/search", self._search)
         self.route("GET", API + "/search", self._search)
         self.route("GET", PROJECT + "/repository/commits", self._commits)
         self.route("GET", PROJECT + "/repository/tags", self._tags)
         self.route("GET", PROJECT + "/repository/compare", self._compare)
+        self.route("POST", PROJECT + "/releases", self._create_release)
 
     def before(self, request: FakeRequest) -> Answer | None:
         private = request.headers.get("private-token")
@@ -310,19 +318,20 @@ class FakeGitLab(FakeService):
         sent = request.json() or {}
         position = sent.get("position") or {}
         refs = mr["diff_refs"]
-        paths = {d["new_path"] for d in project.diffs.get(mr["iid"], [])}
+        diffs = {d["new_path"]: d for d in project.diffs.get(mr["iid"], [])}
         valid = (
             position.get("position_type") == "text"
             and all(position.get(name) == refs[name] for name in ("base_sha", "start_sha", "head_sha"))
-            and position.get("new_path") in paths
+            and position.get("new_path") in diffs
             and isinstance(position.get("new_line"), int)
+            and _line_code_valid(diffs[position["new_path"]]["diff"], position)
         )
         if not sent.get("body") or not valid:
             return self._reply(
                 400,
                 {"message": '400 Bad request - Note {:line_code=>["can\'t be blank", "must be a valid line code"]}'},
             )
-        note = self._note(project, mr, sent["body"], "DiffNote") | {"position": position}
+        note = self._note(project, mr, sent["body"], "DiffNote") | {"position": position, "resolved": False}
         discussion = {
             "id": hashlib.sha256(json.dumps(note).encode()).hexdigest()[:40],
             "individual_note": False,
@@ -330,6 +339,80 @@ class FakeGitLab(FakeService):
         }
         project.discussions.setdefault(mr["iid"], []).append(discussion)
         return self._reply(201, discussion)
+
+    def _update_note(self, request: FakeRequest) -> Answer:
+        found = self._find_mr(request)
+        if found is None:
+            return self._reply(404, {"message": "404 Not found"})
+        project, mr = found
+        note_id = int(request.match["note"])
+        notes = project.notes.get(mr["iid"], []) + [
+            n for d in project.discussions.get(mr["iid"], []) for n in d["notes"]
+        ]
+        note = next((n for n in notes if n["id"] == note_id), None)
+        if note is None:
+            return self._reply(404, {"message": "404 Note Not Found"})
+        if note["author"]["username"] != self.user["username"]:
+            return self._reply(403, {"message": "403 Forbidden"})
+        body = (request.json() or {}).get("body")
+        if not body:
+            return self._reply(400, {"message": '400 Bad request - Note {:note=>["can\'t be blank"]}'})
+        note["body"] = body
+        note["updated_at"] = "2024-05-02T11:00:00.000Z"
+        return self._reply(200, note)
+
+    def _list_discussions(self, request: FakeRequest) -> Answer:
+        found = self._find_mr(request)
+        if found is None:
+            return self._reply(404, {"message": "404 Not found"})
+        project, mr = found
+        plain = [
+            {"id": hashlib.sha256(str(n["id"]).encode()).hexdigest()[:40], "individual_note": True, "notes": [n]}
+            for n in project.notes.get(mr["iid"], [])
+        ]
+        return self._page(request, plain + project.discussions.get(mr["iid"], []))
+
+    def _resolve_discussion(self, request: FakeRequest) -> Answer:
+        found = self._find_mr(request)
+        if found is None:
+            return self._reply(404, {"message": "404 Not found"})
+        project, mr = found
+        discussion = next(
+            (d for d in project.discussions.get(mr["iid"], []) if d["id"] == request.match["discussion"]), None
+        )
+        if discussion is None:
+            return self._reply(404, {"message": "404 Discussion Not Found"})
+        resolved = request.param("resolved")
+        if resolved not in ("true", "false"):
+            return self._reply(400, {"error": "resolved is missing"})
+        for note in discussion["notes"]:
+            note["resolved"] = resolved == "true"
+            note["resolved_by"] = {"username": self.user["username"]} if resolved == "true" else None
+        return self._reply(200, discussion)
+
+    def _update_merge_request(self, request: FakeRequest) -> Answer:
+        found = self._find_mr(request)
+        if found is None:
+            return self._reply(404, {"message": "404 Not found"})
+        _, mr = found
+        sent = request.json() or {}
+        for label in (sent.get("add_labels") or "").split(","):
+            if label.strip() and label.strip() not in mr["labels"]:
+                mr["labels"].append(label.strip())
+        return self._reply(200, mr)
+
+    def _approve(self, request: FakeRequest) -> Answer:
+        found = self._find_mr(request)
+        if found is None:
+            return self._reply(404, {"message": "404 Not found"})
+        project, mr = found
+        sha = (request.json() or {}).get("sha")
+        if sha and sha != mr["diff_refs"]["head_sha"]:
+            return self._reply(409, {"message": "SHA does not match HEAD of source branch"})
+        if mr["author"]["username"] == self.user["username"]:
+            return self._reply(401, {"message": "401 Unauthorized"})  # GitLab's answer to approving your own MR
+        project.approvals.setdefault(mr["iid"], []).append({"user": self.user["username"], "sha": sha})
+        return self._reply(201, {"id": mr["id"], "iid": mr["iid"], "approved": True})
 
     def _search(self, request: FakeRequest) -> Answer:
         if request.param("scope") != "blobs":
@@ -479,6 +562,32 @@ class FakeGitLab(FakeService):
             "RateLimit-ResetTime": time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(reset)),
         }
 
+    def _create_release(self, request: FakeRequest) -> Answer:
+        project = self._find(request)
+        if project is None:
+            return self._reply(404, {"message": "404 Project Not Found"})
+        data = request.json() or {}
+        tag = data.get("tag_name")
+        if not tag:
+            return self._reply(400, {"error": "tag_name is missing"})
+        if any(r["tag_name"] == tag for r in project.releases):
+            return self._reply(409, {"message": "Release already exists"})
+        if tag not in project.refs and not data.get("ref"):
+            return self._reply(422, {"message": "Ref is not specified"})
+        web = f"https://gitlab.example.com/{project.path}"
+        release = {
+            "name": data.get("name") or tag,
+            "tag_name": tag,
+            "description": data.get("description") or "",
+            "created_at": "2024-01-01T00:00:00.000Z",
+            "released_at": "2024-01-01T00:00:00.000Z",
+            "author": {"id": self.user["id"], "username": self.user["username"], "name": self.user["name"]},
+            "commit": {"id": project.refs.get(tag) or data.get("ref")},
+            "_links": {"self": f"{web}/-/releases/{tag}"},
+        }
+        project.releases.append(release)
+        return self._reply(201, release)
+
     def _find(self, request: FakeRequest) -> Project | None:
         key = unquote(request.match["project"]) if request.match else ""
         if key.isdigit():
@@ -500,3 +609,25 @@ class FakeGitLab(FakeService):
 
 def _moment(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _line_code_valid(hunks: str, position: dict[str, Any]) -> bool:
+    """Whether the position names a line the diff shows: an added line by its new number alone, an unchanged
+    line by both its numbers (GitLab's line_code needs them), a removed line by its old number."""
+    added: set[int] = set()
+    unchanged: set[tuple[int, int]] = set()
+    old = new = 0
+    for raw in hunks.splitlines():
+        if raw.startswith("@@"):
+            head = raw.split("@@")[1].split()
+            old, new = int(head[0][1:].split(",")[0]), int(head[1][1:].split(",")[0])
+        elif raw.startswith("+"):
+            added.add(new)
+            new += 1
+        elif raw.startswith("-"):
+            old += 1
+        elif not raw.startswith("\\"):
+            unchanged.add((old, new))
+            old, new = old + 1, new + 1
+    line, old_line = position.get("new_line"), position.get("old_line")
+    return (old_line is None and line in added) or (old_line, line) in unchanged

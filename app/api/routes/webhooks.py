@@ -68,6 +68,9 @@ async def _bounded_body(request: Request, limit: int) -> bytes:
     "otherwise); a delivery id seen within 24 h answers 409; an event type no workflow takes answers 202 with "
     "accepted=false. Slack's url_verification is answered with its challenge.",
     body=WebhookDelivery,
+    # The platform's bytes, checked against its signature before anything reads them: JSON from most, a form
+    # from Slack's interactions; so not this API's strict JSON body.
+    body_media="application/octet-stream",
     response=WebhookAccepted,
     status=202,
     errors=[400, 401, 404, 409, 413, 503],

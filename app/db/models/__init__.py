@@ -17,11 +17,20 @@ from app.db.models.ide_reviews import (
 from app.db.models.inline_edit import InlineEditJob
 from app.db.models.integrations import Integration
 from app.db.models.jobs import JobRecord, Schedule
+from app.db.models.pr_reviews import (
+    AuditEvent,
+    PrReview,
+    PrReviewComment,
+    PrReviewPull,
+    ReviewConnectionSettings,
+)
+from app.db.models.release_notes import ReleaseNote, ReleaseNoteRevision
 
 __all__ = [
     "ApiToken",
     "Attachment",
     "AttachmentBlob",
+    "AuditEvent",
     "ChatElement",
     "Chunk",
     "CodeFile",
@@ -37,7 +46,13 @@ __all__ = [
     "Integration",
     "JobRecord",
     "Membership",
+    "PrReview",
+    "PrReviewComment",
+    "PrReviewPull",
+    "ReleaseNote",
+    "ReleaseNoteRevision",
     "Repository",
+    "ReviewConnectionSettings",
     "SavedUrl",
     "Schedule",
     "Session",

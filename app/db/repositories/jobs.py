@@ -173,6 +173,17 @@ async def undelivered(redeliver_after_s: float, limit: int) -> list[dict[str, An
     )
 
 
+async def forget_finished(succeeded_days: int, dead_days: int, limit: int) -> int:
+    """Delete up to `limit` jobs that succeeded or died longer ago than their keeping; how many."""
+    count, _ = await _db().execute_query(
+        "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE "
+        "(status = 'SUCCEEDED' AND finished_at < now() - make_interval(days => $1)) OR "
+        "(status = 'DEAD' AND finished_at < now() - make_interval(days => $2)) LIMIT $3)",
+        [succeeded_days, dead_days, limit],
+    )
+    return count
+
+
 async def team_job(job_id: int, team_id: int) -> JobRecord | None:
     return await JobRecord.get_or_none(id=job_id, team_id=team_id)
 

@@ -1,0 +1,138 @@
+"""GitHub: line comments go in one review (event COMMENT) anchored by `line`/`side` (a range with
+`start_line`); the summary is an issue comment edited in place. REST cannot resolve a review thread (only
+GraphQL's resolveReviewThread can), so an outdated comment is marked by editing its text."""
+
+from __future__ import annotations
+
+from app.errors import IntegrationRejected
+from app.integrations.github import GitHubClient
+from app.integrations.types import PullRequest, PullRequestComment, ReviewCommentDraft
+from app.review.diff import FileDiff
+from app.review.pr.bodies import fingerprints_in
+from app.review.pr.platforms import (
+    DIFF_MAX_BYTES,
+    FILE_MAX_BYTES,
+    LineDraft,
+    OutdatedState,
+    Posted,
+    PostOutcome,
+    descends,
+    files_of,
+    post_each,
+    read_text,
+)
+
+
+class GitHubPlatform:
+    kind = "github"
+    can_label = True
+    can_request_changes = True
+
+    def __init__(self, client: GitHubClient) -> None:
+        self.client = client
+
+    async def bot_names(self) -> tuple[str, ...]:
+        identity = await self.client.identity()
+        return (identity.login,)
+
+    async def pull_request(self, repo: str, number: int) -> PullRequest:
+        return await self.client.get_pull_request(repo, number, max_files=1)
+
+    async def pull_request_diff(self, repo: str, number: int) -> str:
+        return await self.client.get_pull_request_diff(repo, number, max_bytes=DIFF_MAX_BYTES)
+
+    async def changes_since(self, repo: str, base: str, head: str) -> list[FileDiff] | None:
+        comparison = await self.client.compare(repo, base, head, limit=250, max_files=300)
+        return files_of(comparison) if descends(comparison, base) else None
+
+    async def comments(self, repo: str, number: int) -> list[PullRequestComment]:
+        top = await self.client.list_issue_comments(repo, number)
+        lines = await self.client.list_review_comments(repo, number)
+        on_lines = [
+            PullRequestComment(id=str(c.id), body=c.body, author=c.author, path=c.path, line=c.line, url=c.url)
+            for c in lines
+        ]
+        return top + on_lines
+
+    async def read_file(self, repo: str, path: str, ref: str, *, max_bytes: int = FILE_MAX_BYTES) -> str | None:
+        return await read_text(self.client, repo, path, ref, max_bytes)
+
+    async def post_comments(self, pr: PullRequest, drafts: list[LineDraft]) -> list[PostOutcome]:
+        if not drafts:
+            return []
+        head = pr.head_sha or ""
+        try:
+            return await self._in_one_review(pr, head, drafts)
+        except IntegrationRejected:
+            # GitHub refuses the whole review for one line it cannot place: post them one by one instead.
+            return await post_each(drafts, lambda draft: self._alone(pr, head, draft))
+
+    async def _in_one_review(self, pr: PullRequest, head: str, drafts: list[LineDraft]) -> list[PostOutcome]:
+        count = len(drafts)
+        body = f"{count} new comment{'s' if count != 1 else ''} on `{head[:12]}`; the summary comment has the rest."
+        review = await self.client.create_review(
+            pr.repo, pr.number, commit_sha=head, body=body, event="COMMENT", comments=[_draft(d) for d in drafts]
+        )
+        return await self._placed(pr, drafts, review.id)
+
+    async def _alone(self, pr: PullRequest, head: str, draft: LineDraft) -> Posted:
+        body = f"1 new comment on `{head[:12]}`; the summary comment has the rest."
+        review = await self.client.create_review(
+            pr.repo, pr.number, commit_sha=head, body=body, event="COMMENT", comments=[_draft(draft)]
+        )
+        (placed,) = await self._placed(pr, [draft], review.id)
+        if isinstance(placed, str):
+            raise IntegrationRejected(placed, service="github")
+        return placed
+
+    async def _placed(self, pr: PullRequest, drafts: list[LineDraft], review_id: int) -> list[PostOutcome]:
+        """The created comments' ids, found by the fingerprint marker each body carries."""
+        by_fingerprint: dict[str, Posted] = {}
+        for comment in await self.client.list_review_comments(pr.repo, pr.number):
+            if comment.review_id == review_id:
+                for fingerprint in fingerprints_in(comment.body):
+                    by_fingerprint[fingerprint] = Posted(id=str(comment.id), thread_id=None, url=comment.url)
+        return [
+            by_fingerprint.get(d.finding.fingerprint, "github accepted the review but did not list this comment")
+            for d in drafts
+        ]
+
+    async def post_note(self, pr: PullRequest, body: str) -> Posted:
+        comment = await self.client.create_issue_comment(pr.repo, pr.number, body)
+        return Posted(id=comment.id, thread_id=None, url=comment.url)
+
+    async def edit_summary(self, pr: PullRequest, comment_id: str, body: str) -> Posted:
+        comment = await self.client.update_issue_comment(pr.repo, int(comment_id), body)
+        return Posted(id=comment.id, thread_id=None, url=comment.url)
+
+    async def mark_outdated(self, pr: PullRequest, comment_id: str, thread_id: str | None, body: str) -> OutdatedState:
+        await self.client.update_review_comment(pr.repo, int(comment_id), body)
+        return "OUTDATED"
+
+    async def add_labels(self, pr: PullRequest, labels: list[str]) -> list[str]:
+        return await self.client.add_labels(pr.repo, pr.number, labels)
+
+    async def approve(self, pr: PullRequest) -> None:
+        await self.client.create_review(pr.repo, pr.number, commit_sha=pr.head_sha or "", body="", event="APPROVE")
+
+    async def request_changes(self, pr: PullRequest, body: str) -> None:
+        await self.client.create_review(
+            pr.repo, pr.number, commit_sha=pr.head_sha or "", body=body, event="REQUEST_CHANGES"
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def _draft(draft: LineDraft) -> ReviewCommentDraft:
+    anchor = draft.anchor
+    if anchor.end_line > anchor.line:
+        return ReviewCommentDraft(
+            path=anchor.path,
+            line=anchor.end_line,
+            side="RIGHT",
+            start_line=anchor.line,
+            start_side="RIGHT",
+            body=draft.body,
+        )
+    return ReviewCommentDraft(path=anchor.path, line=anchor.line, side="RIGHT", body=draft.body)
