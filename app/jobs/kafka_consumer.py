@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("adjutant.jobs")
 DUE_HEADER = "due_ms"
 FETCH_WAIT_MS = 50
+COMMIT_EVERY_S = 0.1
 SESSION_MS = (500, 300_000)  # what brokers commonly accept as a session timeout
 
 
@@ -108,6 +109,7 @@ class KafkaJobConsumer:
         self.dirty: set[TopicPartition] = set()
         self.waiting_retries: set[TopicPartition] = set()
         self.consumer: AIOKafkaConsumer | None = None
+        self._committed_at = 0.0
 
     async def start(self) -> None:
         self.consumer = AIOKafkaConsumer(
@@ -137,7 +139,11 @@ class KafkaJobConsumer:
 
     async def fetch(self, room: int) -> list[Delivery]:
         consumer = self._started()
-        await self.commit()
+        if time.monotonic() - self._committed_at >= COMMIT_EVERY_S:
+            # Batched: a commit is a round trip, and a job finished but not yet committed only risks a duplicate
+            # delivery, which its record turns away.
+            self._committed_at = time.monotonic()
+            await self.commit()
         jobs = [tp for tp in consumer.assignment() if tp.topic != self.backend.retry_topic]
         if room <= 0:
             consumer.pause(*jobs)  # keep polling (retries, group liveness) without taking jobs

@@ -138,7 +138,9 @@ class RedisConsumer:
                 taken.extend(partition.backlog)
                 partition.backlog = []
         streams = {p.stream: ">" for p in self.owned.values() if p.active}
-        if room - len(taken) <= 0 or not streams:
+        if room - len(taken) <= 0:
+            return taken  # the worker waits for room itself
+        if not streams:
             if not taken:
                 await asyncio.sleep(self.poll_ms / 1000)
             return taken

@@ -66,6 +66,7 @@ class Worker:
         self._loops: list[asyncio.Task[None]] = []
         self._fetching: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
+        self._room = asyncio.Event()  # set whenever a held delivery is let go
 
     async def start(self) -> None:
         self.consumer = self.backend.consumer(self.kinds, self.worker_id)
@@ -115,6 +116,11 @@ class Worker:
     async def _fetch(self) -> None:
         assert self.consumer is not None
         while not self._stop.is_set():
+            if self.held >= self.concurrency * PREFETCH:
+                # Full: wait for a slot rather than poll an empty hand (a transport may refetch what it paused).
+                self._room.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._room.wait(), self.settings.poll_ms / 1000)
             try:
                 deliveries = await self.consumer.fetch(self.concurrency * PREFETCH - self.held)
             except asyncio.CancelledError:
@@ -157,6 +163,7 @@ class Worker:
                     delivery.abandon()
                 finally:
                     self.held -= 1
+                    self._room.set()
         finally:
             self.lanes.pop(lane, None)
             self.lane_tasks.pop(lane, None)

@@ -11,7 +11,14 @@ from typing import Any
 from app.db.models import PrReviewComment
 from app.db.repositories import audit
 from app.db.repositories import pr_reviews as store
-from app.errors import IntegrationAuthFailed, IntegrationNotFound, IntegrationRejected, JobFailedPermanently
+from app.errors import (
+    IntegrationAuthFailed,
+    IntegrationNotFound,
+    IntegrationRejected,
+    InvalidRequest,
+    JobFailedPermanently,
+    SecretUnreadable,
+)
 from app.integrations.connection import ConnectionInfo
 from app.integrations.types import PullRequest
 from app.jobs.interface import Job, JobHandlers
@@ -79,7 +86,10 @@ class PullRequestCommands:
         if command is None or row is None:
             return {"obeyed": False, "reason": "no command" if command is None else "the connection was removed"}
         async with review_kit(self.settings, redis=self.redis) as kit:
-            connection = kit.connections.open(row)
+            try:
+                connection = kit.connections.open(row)
+            except (SecretUnreadable, InvalidRequest) as exc:  # no key here, or a key that was removed
+                raise JobFailedPermanently(f"the connection's credentials cannot be read here: {exc}") from None
             try:
                 async with kit.platform(connection) as platform:
                     return await self._obey(kit, platform, connection, job.team_id, payload, command)

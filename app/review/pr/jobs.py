@@ -18,6 +18,7 @@ from app.errors import (
     IntegrationAuthFailed,
     IntegrationNotFound,
     IntegrationRejected,
+    InvalidRequest,
     JobFailedPermanently,
     SecretUnreadable,
 )
@@ -93,7 +94,7 @@ class PullRequestReviewJobs:
         async with review_kit(self.settings, redis=self.redis) as kit:
             try:
                 connection = kit.connections.open(row)
-            except SecretUnreadable as exc:
+            except (SecretUnreadable, InvalidRequest) as exc:  # no key here, or a key that was removed
                 raise JobFailedPermanently(f"the connection's credentials cannot be read here: {exc}") from None
             request = ReviewRequest(
                 team_id=job.team_id,
