@@ -45,4 +45,3 @@ class ReindexJobs:
         except Conflict:
             return {"repository": name, "skipped": "an index job is already queued or running"}
         return {"repository": name, "index_job": claimed.index_job}
-
