@@ -46,7 +46,7 @@ def job_handlers(
     handlers.register(
         REINDEX_JOB, ReindexJobs(queue).handle, max_attempts=3, schedulable=True, payload_model=ReindexPayload
     )
-    release_notes_job.register(handlers, settings, search)
+    release_notes_job.register(handlers, settings, search, redis=redis)
     PullRequestReviewJobs(settings, redis=redis, queue=queue).register(handlers, webhook_events)
     webhook_events.register_kinds(handlers)
     return handlers

@@ -58,8 +58,9 @@ class GeneratePayload(BaseModel):
 
 
 class ReleaseNoteJobs:
-    def __init__(self, settings: Settings, search: SearchService) -> None:
+    def __init__(self, settings: Settings, search: SearchService, *, redis: Any | None = None) -> None:
         self.settings = settings
+        self.redis = redis  # shared with the worker: rate-limit pauses and ETags seen by every process
         self.search = search
         self.voice = Voice(search)
         self._model: ReleaseModel | None = None
@@ -77,7 +78,7 @@ class ReleaseNoteJobs:
     def connections(self) -> Connections:
         if self._connections is None:
             runtime = IntegrationRuntime(
-                self.settings.integrations, redis=None, key_prefix=self.settings.redis.key_prefix
+                self.settings.integrations, redis=self.redis, key_prefix=self.settings.redis.key_prefix
             )
             self._connections = Connections(load_secret_box(self.settings), runtime)
         return self._connections
@@ -152,8 +153,8 @@ class ReleaseNoteJobs:
         return {"release_note_id": note.id, "status": note.status, "changes": len(facts.changes), "created": created}
 
 
-def register(handlers: JobHandlers, settings: Settings, search: SearchService) -> None:
-    jobs = ReleaseNoteJobs(settings, search)
+def register(handlers: JobHandlers, settings: Settings, search: SearchService, *, redis: Any | None = None) -> None:
+    jobs = ReleaseNoteJobs(settings, search, redis=redis)
     handlers.register(
         KIND, jobs.handle, max_attempts=3, timeout_s=max(settings.jobs.default_timeout_s, 900.0), concurrency=2
     )
