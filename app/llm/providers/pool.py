@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+import httpx
+
 from app.llm.providers.base import Provider
 from app.runtime.settings import ModelRoute, ProviderKeys, RouterSettings
 
@@ -80,8 +82,12 @@ class ProviderPool:
 
                 base_url = route.base_url or (self.keys.gemini_base_url if route.provider == "gemini" else "")
                 # google-genai applies this to every read, like the other SDKs' read timeout.
+                # An explicit httpx transport keeps google-genai on httpx: with aiohttp installed (slack_sdk needs
+                # it) the SDK would switch to aiohttp, whose errors our transport-error mapping does not know.
                 options = genai_types.HttpOptions(
-                    base_url=base_url or None, timeout=int(self.policy.idle_timeout_s * 1000)
+                    base_url=base_url or None,
+                    timeout=int(self.policy.idle_timeout_s * 1000),
+                    async_client_args={"transport": httpx.AsyncHTTPTransport()},
                 )
                 if route.provider == "gemini":
                     client = genai.Client(api_key=self.keys.gemini_api_key, http_options=options)
