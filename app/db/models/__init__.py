@@ -4,7 +4,6 @@ from app.db.models.attachments import Attachment, AttachmentBlob, InstanceSecret
 from app.db.models.chat import ChatElement, Session, Step, ToolUse, TranscriptMessage, UserQuery
 from app.db.models.code import Chunk, CodeFile, Repository
 from app.db.models.extension import SavedUrl, UserExtensionSettings
-from app.db.models.identity import ApiToken, Membership, Team, User
 from app.db.models.ide_reviews import (
     IdeReview,
     IdeReviewAgent,
@@ -14,6 +13,7 @@ from app.db.models.ide_reviews import (
     IdeReviewRepo,
     IdeReviewToolCall,
 )
+from app.db.models.identity import ApiToken, Membership, Team, User
 from app.db.models.inline_edit import InlineEditJob
 from app.db.models.integrations import Integration
 from app.db.models.jobs import JobRecord, Schedule
