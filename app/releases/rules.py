@@ -20,17 +20,15 @@ Unknown keys are errors, so a typo never silently switches a rule off. The file 
 
 from __future__ import annotations
 
-import tomllib
 from functools import cached_property
-from typing import Any
 
 import pathspec
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from app.errors import ReleaseRulesInvalid
 from app.releases.changes import CHANGE_TYPES
+from app.runtime.repository_config import config_table
 
-MAX_RULES_CHARS = 200_000
 DEFAULT_PATHS = {
     "docs/**": "docs",
     "*.md": "docs",
@@ -116,17 +114,9 @@ def _spec(pattern: str) -> pathspec.GitIgnoreSpec:
 
 def load_rules(text: str | None) -> ReleaseRules:
     """The `[release_notes]` table of an `.adjutant.toml`; defaults when there is no file or no table."""
-    if not text or not text.strip():
+    table = config_table(text, "release_notes", ReleaseRulesInvalid)
+    if table is None:
         return ReleaseRules()
-    if len(text) > MAX_RULES_CHARS:
-        raise ReleaseRulesInvalid(f".adjutant.toml is larger than {MAX_RULES_CHARS} characters")
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ReleaseRulesInvalid(f".adjutant.toml is not valid TOML: {exc}") from None
-    table: Any = document.get("release_notes", {})
-    if not isinstance(table, dict):
-        raise ReleaseRulesInvalid(".adjutant.toml: release_notes must be a table ([release_notes])")
     try:
         return ReleaseRules.model_validate(table)
     except ValidationError as exc:

@@ -28,17 +28,15 @@ Unknown keys are errors, so a typo never silently switches a rule off.
 
 from __future__ import annotations
 
-import tomllib
 from functools import cached_property
-from typing import Any
 
 import pathspec
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from app.errors import ReviewRulesInvalid
 from app.review.findings import SEVERITIES, Severity
+from app.runtime.repository_config import config_table
 
-MAX_RULES_CHARS = 200_000
 MAX_INSTRUCTION_CHARS = 4000
 
 
@@ -127,17 +125,9 @@ def _spec(patterns: list[str]) -> pathspec.GitIgnoreSpec:
 
 def load_rules(text: str | None) -> RepositoryRules:
     """The `[review]` table of an `.adjutant.toml`; defaults when there is no file or no table."""
-    if not text or not text.strip():
+    table = config_table(text, "review", ReviewRulesInvalid)
+    if table is None:
         return RepositoryRules()
-    if len(text) > MAX_RULES_CHARS:
-        raise ReviewRulesInvalid(f".adjutant.toml is larger than {MAX_RULES_CHARS} characters")
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ReviewRulesInvalid(f".adjutant.toml is not valid TOML: {exc}") from None
-    table: Any = document.get("review", {})
-    if not isinstance(table, dict):
-        raise ReviewRulesInvalid(".adjutant.toml: review must be a table ([review])")
     try:
         return RepositoryRules.model_validate(table)
     except ValidationError as exc:
