@@ -209,7 +209,7 @@ async def create_database(servers: EmbeddedServers, name: str) -> str:
     admin = await asyncpg.connect(servers.database_url("postgres"))
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}" STRATEGY FILE_COPY')
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}" STRATEGY WAL_LOG')
     finally:
         await admin.close()
     return servers.database_url(name)
