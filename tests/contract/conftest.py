@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,8 +21,10 @@ import httpx
 import pytest
 import redis
 
+from app.auth.tokens import TokenService
+from app.db.connection import close_database, open_database
 from app.runtime.processes import free_port
-from tests.conftest import TEMPLATE_DB, EmbeddedServers
+from tests.conftest import TEMPLATE_DB, EmbeddedServers, make_settings
 from tests.contract.client import ReplayClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,18 +96,26 @@ class Deployment:
         raise RuntimeError("server did not start")
 
     def issue_token(self, email: str) -> str:
-        result = subprocess.run(
-            [sys.executable, "-m", "app.cli.main", "token", "create", "--email", email, "--team", "core"],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"adjutant token create failed: {result.stderr.strip()[-2000:]}")
-        return result.stdout.strip()
+        """A token for `email` in team "core", issued in-process through the same token service `adjutant token
+        create` uses (the CLI itself is tested elsewhere; a subprocess here cost ~2 s of imports per token)."""
+        issued: list[str] = []
+
+        async def issue() -> None:
+            settings = make_settings(self.database_url, self.redis_url)
+            await open_database(self.database_url, settings.database)
+            try:
+                raw, _ = await TokenService(settings.auth).issue(email=email, team="core")
+                issued.append(raw)
+            finally:
+                await close_database()
+
+        # A thread of its own: the caller may be inside a running event loop (an async test).
+        worker = threading.Thread(target=asyncio.run, args=(issue(),))
+        worker.start()
+        worker.join(60)
+        if not issued:
+            raise RuntimeError(f"could not issue a token for {email}")
+        return issued[0]
 
     def stop(self) -> None:
         for process, _ in self.servers:
