@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Literal
 
 from app.auth.principal import Principal
+from app.db.models import Membership
 from app.db.repositories import identity
-from app.errors import Forbidden
+from app.errors import Conflict, Forbidden, NotFound
 
 Role = Literal["member", "maintainer", "admin"]
 ROLES: tuple[Role, ...] = ("member", "maintainer", "admin")  # each includes the rights of those before it
@@ -28,3 +29,20 @@ async def require_role(principal: Principal, minimum: Role, *, action: str) -> N
     role = await role_of(principal)
     if not includes(role, minimum):
         raise Forbidden(f"{action} needs the {minimum} role in team {principal.team_name!r}; yours is {role or 'none'}")
+
+
+async def members(principal: Principal) -> list[Membership]:
+    """The caller's team, in joining order, with each member's user."""
+    return await identity.team_members(principal.team_id)
+
+
+async def set_role(principal: Principal, user_id: int, role: Role) -> None:
+    """Give a member of the caller's team a role (admins only); the team always keeps one admin."""
+    await require_role(principal, "admin", action="changing roles")
+    team = await identity.team_members(principal.team_id)
+    target = next((m for m in team if m.user_id == user_id), None)  # type: ignore[attr-defined]
+    if target is None:
+        raise NotFound("no such member in this team")
+    if target.role == "admin" and role != "admin" and sum(m.role == "admin" for m in team) == 1:
+        raise Conflict("the team needs at least one admin; make someone else admin first")
+    await identity.set_membership_role(user_id, principal.team_id, role)

@@ -5,6 +5,12 @@ what was dropped and why, and the summary. No server tools: the reviewers see on
 team's connections, exactly as a webhook would (incremental after an earlier posted review, the repository's
 rules from its target branch), and print the comments, labels, approval and summary it would post; `--post`
 posts them and records the review.
+
+`adjutant review digest REPO` and `adjutant review report REPO` print the stale pull-request digest and the
+review report of a repository now (`app.cli.review_notify`); `--post` also posts them to its Slack channel.
+
+`adjutant review precision REPO [--team T]` prints the repository's review precision per category and which
+categories feedback demoted (`app.cli.review_precision`).
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ import typer
 from rich.markup import escape
 
 from app.cli.common import ConfigOption, DataDirOption, console, fail, out, run_async, settings_from_cli, user_errors
+from app.cli.review_notify import NOTIFY_COMMANDS, run_notify_command
 from app.cli.review_pr import review_pull_request, show_pull_request_review
+from app.cli.review_precision import run_precision_command
 from app.errors import LLMError, ReviewRulesInvalid
 from app.llm.providers.pool import ProviderPool
 from app.llm.registry import ModelRegistry, no_model_hint
@@ -34,7 +42,9 @@ MAX_DIFF_BYTES = 20_000_000
 
 def review(
     repo: Annotated[str | None, typer.Argument(help="Repository of a pull request (owner/name).")] = None,
-    pr_number: Annotated[int | None, typer.Argument(help="Pull request number.")] = None,
+    pr_number: Annotated[
+        str | None, typer.Argument(help="Pull request number (after digest or report: the repository).")
+    ] = None,
     diff: Annotated[
         Path | None,
         typer.Option("--diff", help="A unified diff (git diff output) to review.", exists=True, dir_okay=False),
@@ -49,18 +59,45 @@ def review(
     ] = None,
     team: Annotated[str, typer.Option("--team", help="The team that owns the connection.")] = "default",
     post: Annotated[bool, typer.Option("--post", help="Post the comments, summary, labels and approval.")] = False,
+    days: Annotated[int, typer.Option("--days", help="report: the window in days.", min=1, max=90)] = 7,
+    channel: Annotated[
+        str | None, typer.Option("--channel", help="digest/report: Slack channel (default: [review.notify]).")
+    ] = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Review a local diff (--diff FILE) or a pull request (REPO PR_NUMBER --connection NAME)."""
+    """Review a local diff (--diff FILE) or a pull request (REPO PR_NUMBER --connection NAME); or print (and
+    with --post, post) a repository's stale digest or review report (digest|report REPO --connection NAME)."""
+    if diff is None and repo == "precision":
+        if not pr_number:
+            raise fail("give the repository: adjutant review precision owner/name --team T")
+        run_precision_command(settings_from_cli(data_dir, config), pr_number, team=team, as_json=as_json)
+        return
+    if diff is None and repo in NOTIFY_COMMANDS:
+        if not pr_number:
+            raise fail(f"give the repository: adjutant review {repo} owner/name --connection NAME")
+        settings = settings_from_cli(data_dir, config)
+        run_notify_command(
+            settings,
+            repo,
+            pr_number,
+            connection=connection,
+            team=team,
+            post=post,
+            as_json=as_json,
+            days=days,
+            channel=channel,
+        )
+        return
     if diff is None:
         if repo is None or pr_number is None:
             raise fail("give --diff FILE, or a repository and a pull request number")
         if not connection:
             raise fail("reviewing a pull request needs --connection NAME (see adjutant integrations list)")
-        if pr_number < 1:
+        if not pr_number.isdigit() or int(pr_number) < 1:
             raise fail("the pull request number must be positive")
-        outcome = review_pull_request(settings_from_cli(data_dir, config), repo, pr_number, connection, team, post)
+        number = int(pr_number)
+        outcome = review_pull_request(settings_from_cli(data_dir, config), repo, number, connection, team, post)
         show_pull_request_review(outcome, as_json=as_json, posted=post)
         return
     with user_errors():  # the input first: a bad diff or rules file is refused before anything starts

@@ -32,7 +32,7 @@ def review_pull_request(
                 team_id=owner.id, connection=info, repo=repo, number=number, head_sha=None, trigger="cli", posting=post
             )
             async with kit.platform(info) as platform:
-                return await PullRequestReview(settings, kit.model).run(request, platform)
+                return await PullRequestReview(settings, kit.model, tickets=kit.tickets).run(request, platform)
 
     try:
         return run_on_database(settings, run)

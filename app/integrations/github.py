@@ -18,6 +18,7 @@ the minute until its reset.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from datetime import datetime
@@ -26,7 +27,7 @@ from urllib.parse import quote
 
 import httpx
 
-from app.errors import IntegrationAuthFailed, IntegrationRejected, IntegrationUnavailable
+from app.errors import IntegrationAuthFailed, IntegrationNotFound, IntegrationRejected, IntegrationUnavailable
 from app.integrations import github_shapes as shapes
 from app.integrations.connection import ConnectionInfo
 from app.integrations.github_api import (
@@ -51,6 +52,8 @@ from app.integrations.github_api import (
     web_root,
 )
 from app.integrations.github_app import GitHubAppAuth
+from app.integrations.github_discussions import Discussion, list_discussions
+from app.integrations.github_graphql import GitHubGraphQL, ReviewThread
 from app.integrations.runtime import IntegrationRuntime, static_headers
 from app.integrations.scm import PullRequestState
 from app.integrations.scm_text import cut_diff, file_text
@@ -79,6 +82,7 @@ MAX_REVIEW_COMMENTS = 200
 NUMBER_MAX = 10**9
 RELEASE_BODY_MAX = 125_000  # GitHub refuses longer release notes
 COMMENT_ID_MAX = 2**53  # GitHub's ids are JSON numbers
+LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$")
 
 
 class GitHubClient:
@@ -105,6 +109,7 @@ class GitHubClient:
             conditional_gets=True,
             on_refused=on_refused,
         )
+        self._graphql = GitHubGraphQL(self._http, self.api_url)
 
     async def __aenter__(self) -> GitHubClient:
         return self
@@ -485,6 +490,18 @@ class GitHubClient:
         with shapes.shape("a review comment"):
             return shapes.review_comment(response.json())
 
+    async def review_threads(self, repo: str, number: int) -> dict[int, ReviewThread]:
+        """The pull request's review threads (GraphQL), by the REST id of each thread's first comment."""
+        return await self._graphql.review_threads(repo, number)
+
+    async def discussions(self, repo: str, *, answered_only: bool = True, limit: int = 500) -> list[Discussion]:
+        """The repository's GitHub Discussions with their chosen answers (GraphQL)."""
+        return await list_discussions(self._graphql, repo, answered_only=answered_only, limit=limit)
+
+    async def resolve_review_thread(self, thread_id: str) -> bool:
+        """Resolve a review thread by its node id (GraphQL); whether it is resolved now."""
+        return await self._graphql.resolve_review_thread(thread_id)
+
     async def add_labels(self, repo: str, number: int, labels: Sequence[str]) -> list[str]:
         """Add labels to the pull request (GitHub creates those the repository lacks); returns all its labels."""
         repo = check_repo(repo)
@@ -495,6 +512,32 @@ class GitHubClient:
         response = await self._send("POST", f"/repos/{repo}/issues/{number}/labels", json_body=payload)
         with shapes.shape("labels"):
             return [str(label["name"]) for label in response.json()]
+
+    async def review_comment_reactions(self, repo: str, comment_id: int, *, limit: int = 100) -> list[tuple[str, str]]:
+        """(login, content) of each reaction on a comment on a line: content is `+1`, `-1`, `laugh`, `heart`, ..."""
+        repo = check_repo(repo)
+        check_bound(comment_id, COMMENT_ID_MAX, "comment id")
+        check_bound(limit, MAX_LIST, "limit")
+        found: list[tuple[str, str]] = []
+        async for raw in self._pages(f"/repos/{repo}/pulls/comments/{comment_id}/reactions", {}, scan=limit):
+            if isinstance(raw, dict) and isinstance(raw.get("user"), dict):
+                found.append((str(raw["user"].get("login") or ""), str(raw.get("content") or "")))
+        return found
+
+    async def collaborator_permission(self, repo: str, login: str) -> str | None:
+        """The user's role on the repository (`admin`, `maintain`, `write`, `triage`, `read`; a custom role's
+        name), or None when GitHub knows no such user there."""
+        repo = check_repo(repo)
+        if not LOGIN.match(login or ""):
+            raise IntegrationRejected(f"{login!r} is not a github login", service=SERVICE)
+        try:
+            body = await self._http.get_json(f"/repos/{repo}/collaborators/{login}/permission")
+        except IntegrationNotFound:
+            return None
+        if not isinstance(body, dict):
+            raise IntegrationUnavailable("github answered a permission with something not an object", service=SERVICE)
+        role = body.get("role_name") or body.get("permission")
+        return str(role) if role and role != "none" else None
 
     # --- internals --------------------------------------------------------------------------------------------
 

@@ -267,6 +267,29 @@ class GitLabClient:
         """Approve the merge request at `sha` (GitLab refuses when the head has moved on since)."""
         await self._http.request("POST", f"{self._merge_request_path(repo, number)}/approve", json_body={"sha": sha})
 
+    async def note_award_emoji(
+        self, repo: str, number: int, note_id: str, *, limit: int = 100
+    ) -> list[tuple[str, str]]:
+        """(username, emoji name) of each award on a merge request note: `thumbsup`, `thumbsdown`, ..."""
+        path = f"{self._merge_request_path(repo, number)}/notes/{_note_id(note_id)}/award_emoji"
+        found: list[tuple[str, str]] = []
+        async for raw in self._list(path, {}, limit):
+            if isinstance(raw, dict) and isinstance(raw.get("user"), dict):
+                found.append((str(raw["user"].get("username") or ""), str(raw.get("name") or "")))
+        return found
+
+    async def member_access_level(self, repo: str, username: str) -> int | None:
+        """The user's access level on the project, inherited ones included (10 guest, 20 reporter, 30 developer,
+        40 maintainer, 50 owner), or None when they are not a member."""
+        if not re.fullmatch(r"[A-Za-z0-9_.][A-Za-z0-9_.-]{0,254}", username or ""):
+            raise IntegrationRejected(f"{username!r} is not a gitlab username", service=SERVICE)
+        path = f"/projects/{_project(repo)}/members/all"
+        async for raw in self._list(path, {"query": username}, 100):
+            if isinstance(raw, dict) and str(raw.get("username") or "").casefold() == username.casefold():
+                level = raw.get("access_level")
+                return int(level) if isinstance(level, int) else None
+        return None
+
     def _merge_request_path(self, repo: str, number: int) -> str:
         return f"/projects/{_project(repo)}/merge_requests/{int(number)}"
 

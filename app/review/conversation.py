@@ -151,7 +151,7 @@ class ReviewerConversation:
         offered = tuple(t for t in tools if t.name != REPORT_TOOL) if reviewer.tools_enabled else ()
         messages = [
             Message.system(system_prompt(reviewer, context.rules, diff, tools=bool(offered)), cache_breakpoint=True),
-            Message.user(user_prompt(context, diff)),
+            Message.user(user_prompt(context, diff, tickets=reviewer.reads_tickets)),
         ]
         return cls(reviewer, messages, offered, max_tool_steps=max_tool_steps, tool_result_tokens=tool_result_tokens)
 

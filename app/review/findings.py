@@ -11,13 +11,14 @@ import hashlib
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
 SEVERITY_RANK: dict[str, int] = {name: len(SEVERITIES) - i for i, name in enumerate(SEVERITIES)}
 LINE_BUCKET = 10  # lines: a finding that moves a few lines within a bucket keeps its fingerprint
 WORDS = re.compile(r"[a-z0-9]+")
+BLANK_LEAD = re.compile(r"\A(?:[ \t]*\r?\n)+")
 
 
 def normalise(text: str) -> str:
@@ -28,7 +29,7 @@ def normalise(text: str) -> str:
 class ReportedFinding(BaseModel):
     """One entry of `report_findings`, as the model must send it."""
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="ignore")
 
     path: str = Field(min_length=1, max_length=1000, description="File path exactly as in the diff header.")
     line: int = Field(ge=1, description="First new-side line number the finding is about (an added line).")
@@ -44,6 +45,20 @@ class ReportedFinding(BaseModel):
     suggestion: str | None = Field(
         default=None, max_length=8000, description="Optional replacement code for those lines (only the code)."
     )
+
+    @field_validator("path", "category", "title", "explanation", "evidence", mode="before")
+    @classmethod
+    def _stripped(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("suggestion", mode="before")
+    @classmethod
+    def _code(cls, value: object) -> object:
+        """Blank lines around the code go; the indentation of its first line stays, since a committable
+        suggestion replaces whole lines and Python code without its indent is a different program."""
+        if not isinstance(value, str):
+            return value
+        return BLANK_LEAD.sub("", value).rstrip() or None
 
     @model_validator(mode="after")
     def _range(self) -> ReportedFinding:

@@ -58,7 +58,7 @@ def system_prompt(reviewer: ReviewerSpec, rules: RepositoryRules, diff: PackedDi
     return "\n\n".join(sections)
 
 
-def user_prompt(context: ReviewContext, diff: PackedDiff) -> str:
+def user_prompt(context: ReviewContext, diff: PackedDiff, *, tickets: bool = True) -> str:
     sections: list[str] = []
     if context.repo:
         sections.append(f"Repository: {context.repo}")
@@ -66,7 +66,7 @@ def user_prompt(context: ReviewContext, diff: PackedDiff) -> str:
         sections.append(f"Title: {context.title}")
     if context.description.strip():
         sections.append("Description:\n" + _cut(context.description.strip(), DESCRIPTION_CHARS))
-    if context.tickets:
+    if tickets and context.tickets:
         sections.append("Linked tickets:\n" + "\n".join(_ticket(t) for t in context.tickets[:MAX_TICKETS]))
     sections.append("The diff:\n" + diff.text)
     if diff.omitted:

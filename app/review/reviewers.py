@@ -20,6 +20,7 @@ class ReviewerSpec(BaseModel):
     confidence_threshold: float = Field(ge=0, le=1)
     tools_enabled: bool = True
     custom: bool = False
+    reads_tickets: bool = False  # told the linked tickets (they cost tokens every other reviewer would ignore)
 
 
 SECURITY = ReviewerSpec(
@@ -73,6 +74,7 @@ BUSINESS_LOGIC = ReviewerSpec(
         "only logic that contradicts itself."
     ),
     confidence_threshold=0.7,
+    reads_tickets=True,
 )
 DEFAULT_REVIEWERS: tuple[ReviewerSpec, ...] = (SECURITY, CORRECTNESS, PERFORMANCE, MAINTAINABILITY, BUSINESS_LOGIC)
 CUSTOM_THRESHOLD = 0.7
@@ -87,6 +89,7 @@ def custom_reviewer(name: str, instructions: str, *, confidence_threshold: float
         instructions=instructions,
         confidence_threshold=CUSTOM_THRESHOLD if confidence_threshold is None else confidence_threshold,
         custom=True,
+        reads_tickets=True,
     )
 
 

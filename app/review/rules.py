@@ -29,12 +29,14 @@ Unknown keys are errors, so a typo never silently switches a rule off.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Literal
 
 import pathspec
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from app.errors import ReviewRulesInvalid
 from app.review.findings import SEVERITIES, Severity
+from app.review.notify.rules import NotifyRules
 from app.runtime.repository_config import config_table
 
 MAX_INSTRUCTION_CHARS = 4000
@@ -66,6 +68,19 @@ class LabelRules(_Rules):
     change_type: bool = True  # a label naming the kind of change (feature, fix, docs, tests, ...)
 
 
+CommandRole = Literal["anyone", "member", "maintainer", "admin"]
+Demotion = Literal["raise_threshold", "summary_only"]
+
+
+class CommandRules(_Rules):
+    """The role a commenter needs to run each `/adjutant` command (their platform permission on the repository,
+    mapped to a team role); the pull request's author may always run them on their own pull request."""
+
+    review: CommandRole = "member"
+    ask: CommandRole = "member"
+    ignore: CommandRole = "maintainer"
+
+
 class RepositoryRules(_Rules):
     enabled: bool = True
     path_instructions: dict[str, str] = Field(default_factory=dict)  # glob -> extra instructions
@@ -76,6 +91,12 @@ class RepositoryRules(_Rules):
     custom_reviewers: list[CustomReviewerRule] = Field(default_factory=list, max_length=20)
     approval: ApprovalRules = ApprovalRules()
     labels: LabelRules = LabelRules()
+    commands: CommandRules = CommandRules()
+    # Overrides of the server's precision policy (None: the server's `[review]` setting).
+    precision_floor: float | None = Field(default=None, ge=0, le=1)
+    min_signals: int | None = Field(default=None, ge=1, le=10_000)
+    demotion: Demotion | None = None
+    notify: NotifyRules = NotifyRules()
 
     @field_validator("ignore")
     @classmethod
@@ -139,4 +160,12 @@ def load_rules(text: str | None) -> RepositoryRules:
         raise ReviewRulesInvalid(f".adjutant.toml: {summary}", errors=problems) from None
 
 
-__all__ = ["SEVERITIES", "ApprovalRules", "CustomReviewerRule", "LabelRules", "RepositoryRules", "load_rules"]
+__all__ = [
+    "SEVERITIES",
+    "ApprovalRules",
+    "CommandRules",
+    "CustomReviewerRule",
+    "LabelRules",
+    "RepositoryRules",
+    "load_rules",
+]

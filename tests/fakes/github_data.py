@@ -61,6 +61,7 @@ class FakePull:
     diff_too_large: bool = False
     review_comments: list[dict[str, Any]] = field(default_factory=list)
     reviews: list[dict[str, Any]] = field(default_factory=list)  # submitted reviews, as GitHub answered them
+    resolved_threads: set[int] = field(default_factory=set)  # first-comment ids of resolved review threads
 
 
 @dataclass
@@ -89,6 +90,15 @@ class FakeRepo:
     compare_files: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     releases: list[dict[str, Any]] = field(default_factory=list)  # as GitHub answers them
     branches: dict[str, str] = field(default_factory=dict)  # branch -> head SHA, for branches made by clients
+    reactions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # review comment id -> reactions
+    collaborators: dict[str, str] = field(default_factory=dict)  # login -> role_name (admin, maintain, write, ...)
+    discussions: list[dict[str, Any]] = field(default_factory=list)  # GraphQL nodes (tests/fakes/github_discussions)
+
+    def react(self, comment_id: int, login: str, content: str) -> None:
+        """A reaction on a review comment, as GitHub lists it (`+1`, `-1`, `heart`, ...)."""
+        found = self.reactions.setdefault(comment_id, [])
+        node = f"REA_{comment_id}_{len(found)}"
+        found.append({"id": 9000 + len(found), "node_id": node, "user": user(login), "content": content})
 
     def add_file(self, path: str, content: str | bytes, *, ref: str | None = None) -> None:
         data = content.encode() if isinstance(content, str) else content
@@ -129,6 +139,19 @@ class FakeRepo:
             return 0 if self.commits else None
         sha = dict(self.tags).get(ref, ref)
         return next((i for i, c in enumerate(self.commits) if c["sha"].startswith(sha)), None)
+
+    def ancestry(self, sha: str) -> set[str]:
+        """The commit and every commit it descends from, by their parents."""
+        by_sha = {c["sha"]: c for c in self.commits}
+        seen: set[str] = set()
+        waiting = [sha]
+        while waiting:
+            current = waiting.pop()
+            if current in seen or current not in by_sha:
+                continue
+            seen.add(current)
+            waiting += by_sha[current]["parents"]
+        return seen
 
     def next_number(self) -> int:
         return max([0, *self.pulls, *self.issues]) + 1

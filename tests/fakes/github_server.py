@@ -23,6 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from tests.fakes import github_graphql
 from tests.fakes.github_data import (
     FakePull,
     FakeRepo,
@@ -58,11 +59,13 @@ class FakeGitHub(FakeService):
         token_ttl_s: int = 3600,
         prefix: str = "/api/v3",
         refuse_own_reviews: bool = False,
+        graphql_refusal: str | None = None,
     ) -> None:
         self.token = token
         # GitHub refuses to approve or request changes on a pull request by the same account; off by default
         # because most client tests review their own seeded pull requests.
         self.refuse_own_reviews = refuse_own_reviews
+        self.graphql_refusal = graphql_refusal  # "scopes" or "forbidden": GraphQL refuses (tests/fakes/github_graphql)
         self.scopes = scopes  # None: a fine-grained token (GitHub sends no X-OAuth-Scopes)
         self.app_id = app_id
         self.installations = dict(installations)
@@ -72,7 +75,7 @@ class FakeGitHub(FakeService):
         self.repos: dict[str, FakeRepo] = {}
         self.installation_tokens: dict[str, float] = {}  # token -> expiry (epoch seconds)
         self.jwts: list[str] = []
-        self._used: dict[str, int] = {"core": 0, "search": 0}
+        self._used: dict[str, int] = {"core": 0, "search": 0, "graphql": 0}
         self._reset_at = int(time.time()) + 3600
         self._counter_lock = threading.Lock()
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048) if app_id else None
@@ -125,6 +128,8 @@ class FakeGitHub(FakeService):
             ("POST", rf"/repos/{REPO}/issues/(?P<n>\d+)/comments", self._create_comment),
             ("PATCH", rf"/repos/{REPO}/issues/comments/(?P<id>\d+)", self._edit_comment),
             ("PATCH", rf"/repos/{REPO}/pulls/comments/(?P<id>\d+)", self._edit_review_comment),
+            ("GET", rf"/repos/{REPO}/pulls/comments/(?P<id>\d+)/reactions", self._review_comment_reactions),
+            ("GET", rf"/repos/{REPO}/collaborators/(?P<login>[^/]+)/permission", self._collaborator_permission),
             ("POST", rf"/repos/{REPO}/issues/(?P<n>\d+)/labels", self._add_labels),
             # releases and the changelog pull request of the release-notes workflow
             ("POST", f"/repos/{REPO}/releases", self._create_release),
@@ -134,6 +139,9 @@ class FakeGitHub(FakeService):
             ("POST", f"/repos/{REPO}/pulls", self._create_pull),
         ]:
             self.route(method, p + pattern, self._served(handler))
+        # Enterprise Server serves GraphQL beside its REST API (/api/graphql), the cloud API at /graphql.
+        graphql = "/api/graphql" if p == "/api/v3" else f"{p}/graphql"
+        self.route("POST", graphql, self._served(self._graphql))
 
     def before(self, request: FakeRequest) -> Answer | None:
         version = request.headers.get("x-github-api-version")
@@ -195,7 +203,9 @@ class FakeGitHub(FakeService):
         return serve
 
     def _rate_headers(self, path: str, *, counted: bool) -> dict[str, str]:
-        resource, limit = ("search", 30) if "/search/" in path else ("core", 5000)
+        resource, limit = (
+            ("search", 30) if "/search/" in path else ("graphql", 5000) if path.endswith("/graphql") else ("core", 5000)
+        )
         with self._counter_lock:
             self._used[resource] += 1 if counted else 0
             used = self._used[resource]
@@ -496,6 +506,10 @@ class FakeGitHub(FakeService):
         pull.reviews.append(review)
         return 200, review, {}
 
+    def _graphql(self, request: FakeRequest) -> Answer:
+        status, body = github_graphql.answer(self.repos, request.json(), refusal=self.graphql_refusal)
+        return status, body, {}
+
     # --- commits, tags, comparisons ----------------------------------------------------------------------------
 
     def _list_commits(self, request: FakeRequest) -> Answer:
@@ -533,6 +547,11 @@ class FakeGitHub(FakeService):
         if repo is None or base_at is None or head_at is None:
             return 404, NOT_FOUND, {}
         between = list(reversed(repo.commits[head_at:base_at]))  # oldest first, as GitHub lists them
+        status, behind = "ahead" if between else "identical", 0
+        head_line, base_line = repo.ancestry(repo.commits[head_at]["sha"]), repo.ancestry(repo.commits[base_at]["sha"])
+        if repo.commits[base_at]["sha"] not in head_line:  # rewritten history: both sides have their own commits
+            between = [c for c in reversed(repo.commits) if c["sha"] in head_line and c["sha"] not in base_line]
+            status, behind = "diverged", len(base_line - head_line)
         chunk, headers = self._page(request, [commit_json(self._web(repo.full_name), c) for c in between], default=250)
         paths = sorted({path for c in between for path in c["files"]})
         first_page = int(request.param("page") or 1) == 1
@@ -542,9 +561,9 @@ class FakeGitHub(FakeService):
                 200,
                 {
                     "html_url": f"{self._web(repo.full_name)}/compare/{base}...{head}",
-                    "status": "ahead" if between else "identical",
+                    "status": status,
                     "ahead_by": len(between),
-                    "behind_by": 0,
+                    "behind_by": behind,
                     "total_commits": len(between),
                     "commits": chunk,
                     "files": scripted if first_page else [],
@@ -555,9 +574,9 @@ class FakeGitHub(FakeService):
             200,
             {
                 "html_url": f"{self._web(repo.full_name)}/compare/{base}...{head}",
-                "status": "ahead" if between else "identical",
+                "status": status,
                 "ahead_by": len(between),
-                "behind_by": 0,
+                "behind_by": behind,
                 "total_commits": len(between),
                 "commits": chunk,
                 "files": [changed_file(p) for p in paths] if first_page else [],
@@ -638,6 +657,25 @@ class FakeGitHub(FakeService):
         pulls = repo.pulls.values() if repo else []
         found = next((c for p in pulls for c in p.review_comments if c["id"] == comment_id), None)
         return self._edited(request, found)
+
+    def _review_comment_reactions(self, request: FakeRequest) -> Answer:
+        repo = self._repo(request)
+        comment_id = int(request.match["id"])  # type: ignore[index]
+        pulls = repo.pulls.values() if repo else []
+        if repo is None or not any(c["id"] == comment_id for p in pulls for c in p.review_comments):
+            return 404, NOT_FOUND, {}
+        chunk, headers = self._page(request, repo.reactions.get(comment_id, []))
+        return 200, chunk, headers
+
+    def _collaborator_permission(self, request: FakeRequest) -> Answer:
+        """Everyone may read a public repository: a login that is no collaborator answers `read`."""
+        repo = self._repo(request)
+        if repo is None:
+            return 404, NOT_FOUND, {}
+        login = request.match["login"]  # type: ignore[index]
+        role = repo.collaborators.get(login, "read")
+        legacy = {"maintain": "write", "triage": "read"}.get(role, role)  # `permission` keeps the old names
+        return 200, {"permission": legacy, "role_name": role, "user": user(login)}, {}
 
     def _edited(self, request: FakeRequest, comment: dict[str, Any] | None) -> Answer:
         if comment is None:

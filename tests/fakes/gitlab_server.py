@@ -44,6 +44,27 @@ class Project:
     discussions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     approvals: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # MR iid -> {"user", "sha"}
     releases: list[dict[str, Any]] = field(default_factory=list)
+    awards: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # note id -> award emoji
+    members: list[dict[str, Any]] = field(default_factory=list)  # as members/all lists them, with access_level
+
+    def award(self, note_id: int, username: str, name: str) -> None:
+        """An award emoji on a note (`thumbsup`, `thumbsdown`, ...), as GitLab lists it."""
+        found = self.awards.setdefault(note_id, [])
+        found.append(
+            {
+                "id": 700 + len(found),
+                "name": name,
+                "user": {"id": 40 + len(found), "username": username, "name": username.title(), "state": "active"},
+                "created_at": "2024-05-02T12:00:00.000Z",
+                "updated_at": "2024-05-02T12:00:00.000Z",
+                "awardable_id": note_id,
+                "awardable_type": "Note",
+            }
+        )
+
+    def add_member(self, username: str, access_level: int) -> None:
+        member = {"id": 60 + len(self.members), "username": username, "name": username.title(), "state": "active"}
+        self.members.append(member | {"access_level": access_level})
 
 
 def merge_request(
@@ -196,6 +217,8 @@ class FakeGitLab(FakeService):
         self.route("POST", MR + "/notes", self._add_note)
         self.route("PUT", MR + "/notes/(?P<note>[0-9]+)", self._update_note)
         self.route("GET", MR + "/discussions", self._list_discussions)
+        self.route("GET", MR + "/notes/(?P<note>[0-9]+)/award_emoji", self._award_emoji)
+        self.route("GET", PROJECT + "/members/all", self._members)
         self.route("POST", MR + "/discussions", self._add_discussion)
         self.route("PUT", MR + "/discussions/(?P<discussion>[0-9a-f]+)", self._resolve_discussion)
         self.route("PUT", MR, self._update_merge_request)
@@ -371,6 +394,28 @@ class FakeGitLab(FakeService):
             for n in project.notes.get(mr["iid"], [])
         ]
         return self._page(request, plain + project.discussions.get(mr["iid"], []))
+
+    def _award_emoji(self, request: FakeRequest) -> Answer:
+        found = self._find_mr(request)
+        if found is None:
+            return self._reply(404, {"message": "404 Not found"})
+        project, mr = found
+        note_id = int(request.match["note"])
+        notes = [
+            *project.notes.get(mr["iid"], []),
+            *(n for d in project.discussions.get(mr["iid"], []) for n in d["notes"]),
+        ]
+        if not any(n["id"] == note_id for n in notes):
+            return self._reply(404, {"message": "404 Note Not Found"})
+        return self._page(request, project.awards.get(note_id, []))
+
+    def _members(self, request: FakeRequest) -> Answer:
+        project = self._find(request)
+        if project is None:
+            return self._reply(404, {"message": "404 Project Not Found"})
+        query = (request.param("query") or "").casefold()
+        found = [m for m in project.members if query in m["username"].casefold() or query in m["name"].casefold()]
+        return self._page(request, found)
 
     def _resolve_discussion(self, request: FakeRequest) -> Answer:
         found = self._find_mr(request)

@@ -4,6 +4,7 @@ answers exactly like an unknown one."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,7 +16,9 @@ from app.api.openapi import Described, documented
 from app.api.validation import parse_body, parse_query
 from app.auth.roles import require_role
 from app.db.wire_types import MAX_WIRE_ID, WireStr, Within
+from app.review.notify.report import MAX_DAYS, ReviewReport, build_report
 from app.review.pr import records
+from app.review.precision import precision_report
 
 bp = Blueprint("reviews", url_prefix="/v1")
 PageSize = Annotated[int, Within(1, 200)]
@@ -32,6 +35,33 @@ class AuditQuery(BaseModel):
     action: WireStr | None = Field(default=None, max_length=40, description="e.g. comment.posted, approval.refused")
     limit: PageSize | None = Field(default=None, description="Page size; 50 by default.")
     before_id: BeforeId | None = Field(default=None, description="The next_before_id of the previous page.")
+
+
+class ReportQuery(BaseModel):
+    repository: WireStr = Field(min_length=3, max_length=300, description="owner/name (GitLab: group/project).")
+    days: Annotated[int, Within(1, MAX_DAYS)] = Field(default=7, description="The window, ending now; 7 by default.")
+
+
+class PrecisionQuery(BaseModel):
+    repository: WireStr = Field(min_length=1, max_length=300, description="owner/name (IDE: the repository's name).")
+
+
+class CategoryPrecisionInfo(Described):
+    category: str
+    useful: int = Field(description="Signals that the category's comments helped: thumbs up, lines changed.")
+    not_useful: int = Field(description="Thumbs down, /adjutant ignore, threads resolved without a change.")
+    signals: int
+    precision: float = Field(description="(useful + 1) / (signals + 2): a prior of one vote each way.")
+    demoted: bool
+    threshold: float | None = Field(description="The raised confidence threshold while demoted (raise_threshold).")
+    mode: Literal["raise_threshold", "summary_only"] | None = Field(description="What demotion does, while demoted.")
+    precision_floor: float
+    min_signals: int
+
+
+class PrecisionInfo(Described):
+    repository: str
+    categories: list[CategoryPrecisionInfo]
 
 
 class PermissionsBody(BaseModel):
@@ -165,6 +195,40 @@ async def list_audit(request: Request) -> HTTPResponse:
         request.ctx.auth.principal.team_id, limit=query.limit or 50, before_id=query.before_id, action=query.action
     )
     return success({"events": events, "next_before_id": next_before})
+
+
+@bp.get("/reviews/report", ctx_auth="required", ctx_client="none")
+@documented(
+    summary="A repository's review report over the last days",
+    description="Reviews run, pull requests reviewed, comments posted by severity and category, comments "
+    "resolved and ignored, approvals and requests for changes, and the most commented files, from the team's "
+    "own review records. A repository the team never reviewed reports zeros.",
+    query=ReportQuery,
+    response=ReviewReport,
+    tag="reviews",
+)
+async def review_report(request: Request) -> HTTPResponse:
+    query = parse_query(request, ReportQuery)
+    report = await build_report(request.ctx.auth.principal.team_id, query.repository, days=query.days)
+    return success(report.model_dump())
+
+
+@bp.get("/reviews/precision", ctx_auth="required", ctx_client="none")
+@documented(
+    summary="Review precision per category of a repository, from feedback on the review's comments",
+    description="Counts of useful and not useful signals per category, the precision with its prior, and "
+    "whether the category is demoted (its threshold raised, or its findings listed in the summary only). A "
+    "repository the team has no feedback for answers an empty list.",
+    query=PrecisionQuery,
+    response=PrecisionInfo,
+    tag="reviews",
+)
+async def review_precision(request: Request) -> HTTPResponse:
+    query = parse_query(request, PrecisionQuery)
+    team_id = request.ctx.auth.principal.team_id
+    found = await precision_report(team_id, query.repository, request.app.ctx.settings.review)
+    categories = [CategoryPrecisionInfo(signals=c.useful + c.not_useful, **asdict(c)) for c in found]
+    return success(PrecisionInfo(repository=query.repository, categories=categories).model_dump())
 
 
 @bp.get("/reviews/<review_id>", ctx_auth="required", ctx_client="none")

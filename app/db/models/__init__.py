@@ -4,6 +4,16 @@ from app.db.models.attachments import Attachment, AttachmentBlob, InstanceSecret
 from app.db.models.chat import ChatElement, Session, Step, ToolUse, TranscriptMessage, UserQuery
 from app.db.models.code import Chunk, CodeFile, Repository
 from app.db.models.extension import SavedUrl, UserExtensionSettings
+from app.db.models.feedback import (
+    DocTicket,
+    DocTicketEvidence,
+    FeedbackCluster,
+    FeedbackClusterMember,
+    FeedbackCursor,
+    FeedbackInsight,
+    FeedbackMessage,
+    FeedbackRun,
+)
 from app.db.models.ide_reviews import (
     IdeReview,
     IdeReviewAgent,
@@ -17,6 +27,7 @@ from app.db.models.identity import ApiToken, Membership, Team, User
 from app.db.models.inline_edit import InlineEditJob
 from app.db.models.integrations import Integration
 from app.db.models.jobs import JobRecord, Schedule
+from app.db.models.knowledge import KnowledgeChunk, KnowledgeDocument, KnowledgeImport, KnowledgeSource
 from app.db.models.pr_reviews import (
     AuditEvent,
     PrReview,
@@ -25,6 +36,7 @@ from app.db.models.pr_reviews import (
     ReviewConnectionSettings,
 )
 from app.db.models.release_notes import ReleaseNote, ReleaseNoteRevision
+from app.db.models.review_feedback import ReviewCategoryState, ReviewFeedbackSignal
 
 __all__ = [
     "ApiToken",
@@ -34,6 +46,14 @@ __all__ = [
     "ChatElement",
     "Chunk",
     "CodeFile",
+    "DocTicket",
+    "DocTicketEvidence",
+    "FeedbackCluster",
+    "FeedbackClusterMember",
+    "FeedbackCursor",
+    "FeedbackInsight",
+    "FeedbackMessage",
+    "FeedbackRun",
     "IdeReview",
     "IdeReviewAgent",
     "IdeReviewAgentRun",
@@ -45,6 +65,10 @@ __all__ = [
     "InstanceSecret",
     "Integration",
     "JobRecord",
+    "KnowledgeChunk",
+    "KnowledgeDocument",
+    "KnowledgeImport",
+    "KnowledgeSource",
     "Membership",
     "PrReview",
     "PrReviewComment",
@@ -52,7 +76,9 @@ __all__ = [
     "ReleaseNote",
     "ReleaseNoteRevision",
     "Repository",
+    "ReviewCategoryState",
     "ReviewConnectionSettings",
+    "ReviewFeedbackSignal",
     "SavedUrl",
     "Schedule",
     "Session",

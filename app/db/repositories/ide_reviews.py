@@ -167,6 +167,12 @@ async def owned_review(owner: Owner, review_id: int) -> IdeReview | None:
     return await IdeReview.filter(id=review_id, team_id=owner.team_id, user_id=owner.user_id).first()
 
 
+async def repository_name(review_id: int) -> str:
+    """The repository a review is of, as the extension names it (what its feedback is counted under)."""
+    names = await IdeReview.filter(id=review_id).values_list("repo__repo_name", flat=True)
+    return str(names[0]) if names else ""
+
+
 async def open_reviews_among(review_ids: Iterable[int]) -> set[int]:
     ids = sorted(set(review_ids))
     if not ids:

@@ -20,6 +20,7 @@ from app.review.ide.comments import blend, review_title
 from app.review.ide.limits import IdeReviewLimits
 from app.review.ide.running import RunningReviews
 from app.review.ide.service import REJECTED, rejection_message
+from app.review.precision import PrecisionPolicy, apply_policy
 from app.review.rules import RepositoryRules
 from app.review.validation import validate
 
@@ -34,9 +35,12 @@ class PostProcessed:
 
 
 class PostProcess:
-    def __init__(self, *, limits: IdeReviewLimits, running: RunningReviews) -> None:
+    def __init__(
+        self, *, limits: IdeReviewLimits, running: RunningReviews, policy: PrecisionPolicy | None = None
+    ) -> None:
         self.limits = limits
         self.running = running
+        self.policy = policy
 
     async def run(self, owner: Owner, raw_review_id: object) -> PostProcessed:
         review_id = parse_id(raw_review_id)
@@ -55,6 +59,14 @@ class PostProcess:
                 await self.running.stop(review_ids=[review.id])
             return PostProcessed(False, "Finalizing the review took too long; start a new review.")
 
+    async def _demoted(self, review: IdeReview) -> list[str]:
+        """Categories of the review's repository that feedback demoted. The panel has no summary to list
+        findings in, so either demotion raises the category's bar above its agent's threshold here."""
+        if self.policy is None:
+            return []
+        name = await repo.repository_name(review.id)
+        return (await apply_policy(review.team_id, name, self.policy)).demoted() if name else []
+
     def _ended(self, review: IdeReview) -> str:
         if review.status in REJECTED:
             return rejection_message(review, self.limits)
@@ -68,13 +80,20 @@ class PostProcess:
             await self.running.stop(run_ids=stopped)
         files = diffs.parsed(review.file_diffs)
         rules = RepositoryRules()
+        demoted = await self._demoted(review)
         found: list[tuple[int, Finding]] = []
         dropped = 0
         for run in await runs_repo.completed_runs(review.id):
             await run.fetch_related("agent")
             findings = [Finding.model_validate(item) for item in run.findings]
+            threshold = run.agent.confidence_score
             kept, rejected = validate(
-                findings, files, rules, threshold=run.agent.confidence_score, context_window=self.limits.context_lines
+                findings,
+                files,
+                rules,
+                threshold=threshold,
+                context_window=self.limits.context_lines,
+                category_thresholds={c: min(1.0, threshold + self.policy.step) for c in demoted} if self.policy else {},
             )
             dropped += len(rejected)
             found.extend((run.agent_id, finding) for finding in kept)

@@ -11,6 +11,7 @@ from app.review.ide.limits import IdeReviewLimits
 from app.review.ide.post_process import PostProcess
 from app.review.ide.running import RunningReviews
 from app.review.ide.runs import AgentRuns
+from app.review.precision import PrecisionPolicy
 from app.runtime.settings import Settings
 
 
@@ -30,7 +31,7 @@ class IdeReviews:
             limits=limits,
             running=running,
             runs=AgentRuns(router=router, limits=limits, running=running),
-            post_process=PostProcess(limits=limits, running=running),
+            post_process=PostProcess(limits=limits, running=running, policy=PrecisionPolicy.of(settings.review)),
         )
 
     async def stop(self, drain_s: float) -> None:

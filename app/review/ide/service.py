@@ -9,6 +9,8 @@ from typing import Any
 from app.db.models import IdeReview, IdeReviewComment
 from app.db.ownership import Owner, parse_id
 from app.db.repositories import ide_reviews as repo
+from app.db.repositories import review_feedback as signals
+from app.db.repositories.review_feedback import Signal
 from app.errors import NotFound
 from app.review.ide import diffs
 from app.review.ide.limits import IdeReviewLimits
@@ -105,6 +107,18 @@ async def feedback(owner: Owner, raw_id: Any, body: FeedbackBody) -> dict[str, A
     comment = await owned_comment(owner, raw_id)
     text = body.feedback_comment if body.feedback_comment and body.feedback_comment.strip() else None
     await repo.put_feedback(owner, comment.id, liked=body.like, feedback_comment=text)
+    name = await repo.repository_name(comment.review_id)
+    vote = Signal(
+        name,
+        (comment.category or comment.tag).lower(),
+        "ide",
+        str(comment.id),
+        "ide_vote",
+        str(owner.user_id),
+        body.like,
+    )
+    if name:
+        await signals.record(owner.team_id, vote, replace=True)  # a changed vote replaces the earlier one
     return {"comment_id": comment.id, "like": body.like, "feedback_comment": text}
 
 

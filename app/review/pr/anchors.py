@@ -23,7 +23,6 @@ class Anchor:
     end_line: int  # last new-side line, in the same hunk
     old_line: int | None  # the first line's old-side number when it is an unchanged line (GitLab needs it)
     whole_range: bool  # the anchor covers the finding's lines exactly: a suggestion can replace them
-    first_text: str = ""  # the first line's text at the head
 
     @property
     def lines(self) -> int:
@@ -49,7 +48,6 @@ def anchor(finding: Finding, diff: FileDiff | None) -> Anchor | None:
         end_line=end,
         old_line=first.old_no if first.kind == "ctx" else None,
         whole_range=end == finding.end_line,
-        first_text=first.text,
     )
 
 
@@ -58,12 +56,3 @@ def _hunk_showing(diff: FileDiff, line: int) -> Hunk | None:
         if any(item.new_no == line for item in hunk.lines):
             return hunk
     return None
-
-
-def indented(suggestion: str, first_text: str) -> str:
-    """The suggestion with its first line's indentation back: report entries arrive whitespace-stripped, which
-    takes only the first line's indent, and a committable suggestion must keep the file's indentation."""
-    if not suggestion or suggestion[0] in " \t":
-        return suggestion
-    indent = first_text[: len(first_text) - len(first_text.lstrip(" \t"))]
-    return indent + suggestion

@@ -4,6 +4,8 @@ Markdown has no committable suggestions, so a suggested change is shown as a pla
 
 from __future__ import annotations
 
+from app.auth.roles import Role
+from app.errors import IntegrationNotFound
 from app.integrations.bitbucket import BitbucketClient
 from app.integrations.types import PullRequest, PullRequestComment
 from app.review.diff import FileDiff, parse_unified_diff
@@ -14,6 +16,7 @@ from app.review.pr.platforms import (
     OutdatedState,
     Posted,
     PostOutcome,
+    Reaction,
     descends,
     post_each,
     read_text,
@@ -39,7 +42,10 @@ class BitbucketPlatform:
         return await self.client.get_pull_request_diff(repo, number, max_bytes=DIFF_MAX_BYTES)
 
     async def changes_since(self, repo: str, base: str, head: str) -> list[FileDiff] | None:
-        comparison = await self.client.compare(repo, base, head, limit=250, max_files=1)
+        try:
+            comparison = await self.client.compare(repo, base, head, limit=250, max_files=1)
+        except IntegrationNotFound:  # the reviewed head is gone: the branch was rewritten
+            return None
         if not descends(comparison, base):
             return None
         return parse_unified_diff(await self.client.diff_between(repo, base, head, max_bytes=DIFF_MAX_BYTES))
@@ -79,6 +85,12 @@ class BitbucketPlatform:
 
     async def request_changes(self, pr: PullRequest, body: str) -> None:
         await self.client.request_changes(pr.repo, pr.number)
+
+    async def reactions(self, pr: PullRequest, comment_id: str) -> list[Reaction]:
+        return []  # Bitbucket comments have no reactions
+
+    async def permission(self, repo: str, login: str) -> Role | None:
+        return None  # reading another user's repository permission needs workspace admin rights
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 
 from app.review.findings import Finding
-from app.review.pr.anchors import indented
 
 FINDING_MARKER = re.compile(r"adjutant:finding ([0-9a-f]{8,64})")
 SUMMARY_MARKER = "adjutant:summary"
@@ -33,14 +32,14 @@ def is_summary(body: str) -> bool:
     return SUMMARY_MARKER in (body or "")
 
 
-def finding_body(finding: Finding, *, platform: str, suggestion_lines: int | None, first_text: str = "") -> str:
+def finding_body(finding: Finding, *, platform: str, suggestion_lines: int | None) -> str:
     """The comment for a finding. `suggestion_lines` is how many lines (from the comment's first) the
-    suggestion replaces; None when it cannot be offered as a committable change on these lines. `first_text`
-    is the first commented line, whose indentation a suggestion keeps."""
+    suggestion replaces; None when it cannot be offered as a committable change on these lines. The
+    suggestion is the reviewer's code as it sent it, indentation included."""
     head = f"**{SEVERITY_NAMES[finding.severity]}** · {finding.category} · {finding.title}"
     parts = [head, "", _cut(finding.explanation, EXPLANATION_MAX)]
     if finding.suggestion:
-        code = _cut(indented(finding.suggestion, first_text).rstrip("\n"), SUGGESTION_MAX)
+        code = _cut(finding.suggestion.rstrip("\n"), SUGGESTION_MAX)
         fence = _fence(code)
         if suggestion_lines is not None and platform == "github":
             parts += ["", f"{fence}suggestion", code, fence]

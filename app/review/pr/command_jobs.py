@@ -11,6 +11,7 @@ from typing import Any
 from app.db.models import PrReviewComment
 from app.db.repositories import audit
 from app.db.repositories import pr_reviews as store
+from app.db.repositories import review_feedback as signals
 from app.errors import (
     IntegrationAuthFailed,
     IntegrationNotFound,
@@ -27,7 +28,9 @@ from app.jobs.webhook_events import WebhookEvents
 from app.review.diff import parse_unified_diff
 from app.review.pr.bodies import ignored_body
 from app.review.pr.commands import FINGERPRINT_PREFIX, Command, parse_command, read_comment_event
+from app.review.pr.feedback import signal
 from app.review.pr.payloads import COMMAND_KIND, CommandPayload, PullRequestReviewPayload, arrived, command_key
+from app.review.pr.permissions import command_refusal
 from app.review.pr.platforms import Platform
 from app.review.pr.questions import answer
 from app.review.pr.service import ReviewKit, review_kit
@@ -112,7 +115,7 @@ class PullRequestCommands:
         allowed = await store.connection_settings(connection.id)
         mode = allowed.commands_from if allowed is not None else "author"
         actor = CommandActor(team_id, connection, by, command, pr)
-        refused = _refusal(mode, by, pr.author)
+        refused = await command_refusal(platform, pr, command.verb, by, mode)
         if refused is not None:
             await actor.event("command.refused", refused)
             if mode != "nobody":  # commands are off altogether: stay silent
@@ -165,6 +168,7 @@ class PullRequestCommands:
         )
         await platform.mark_outdated(pr, comment.platform_id or "", comment.thread_id, body)
         await store.update_comment(comment, state="IGNORED", state_reason=f"ignored by {actor.by}")
+        await signals.record(actor.team_id, signal(platform.kind, pr.repo, comment, "ignored", actor.by, useful=False))
         await actor.event("comment.ignored", f"/adjutant ignore by {actor.by}", _comment_details(comment))
         return {"obeyed": True, "verb": "ignore", "fingerprint": comment.fingerprint}
 
@@ -186,16 +190,6 @@ class CommandActor:
             reason=reason,
             details={"command": self.command.verb, "connection": self.connection.name, **(details or {})},
         )
-
-
-def _refusal(mode: str, by: str, author: str | None) -> str | None:
-    if mode == "anyone":
-        return None
-    if mode == "author" and author and by.casefold() == author.casefold():
-        return None
-    if mode == "nobody":
-        return "commands in comments are switched off for this connection"
-    return f"only the pull request's author ({author or 'unknown'}) may give me commands here"
 
 
 def _comment_details(comment: PrReviewComment) -> dict[str, Any]:

@@ -20,19 +20,22 @@ from app.db.repositories import audit
 from app.db.repositories import pr_reviews as store
 from app.errors import IntegrationNotFound, ReviewRulesInvalid
 from app.integrations.connection import ConnectionInfo
-from app.integrations.types import PullRequest, PullRequestComment
+from app.integrations.types import PullRequest, PullRequestComment, TrackerIssue
 from app.review.conversation import ReviewContext, ReviewModel
 from app.review.diff import FileDiff, parse_unified_diff
 from app.review.engine import ReviewResult, review_diff
 from app.review.findings import LINE_BUCKET, Finding, normalise
+from app.review.pr import feedback
 from app.review.pr.anchors import anchor
 from app.review.pr.approval import STATE_AFTER, Decision, decide, refusal
 from app.review.pr.bodies import finding_body, fingerprints_in, is_summary, outdated_body
 from app.review.pr.labels import labels_for
-from app.review.pr.outdated import follow
+from app.review.pr.outdated import follow, relocate_all
 from app.review.pr.platforms import RULES_FILE, RULES_MAX_BYTES, LineDraft, Platform, Posted, same_commit
-from app.review.pr.summary_comment import OpenFinding, PastRun, SummaryView, summary_body
+from app.review.pr.summary_comment import LinkedTicket, OpenFinding, PastRun, SummaryView, summary_body
+from app.review.pr.tickets import LinkedTickets, TicketSource
 from app.review.pr.tools import READ_FILE, file_reader
+from app.review.precision import PrecisionPolicy, apply_policy
 from app.review.reviewers import reviewers_for
 from app.review.rules import RepositoryRules, load_rules
 from app.runtime.settings import Settings
@@ -79,6 +82,8 @@ class ReviewOutcome:
     approval_done: bool = False
     summary: str = ""
     summary_url: str | None = None
+    tickets: LinkedTickets = field(default_factory=LinkedTickets)
+    summary_only: list[Finding] = field(default_factory=list)  # of demoted categories: not posted inline
 
     def brief(self) -> dict[str, Any]:
         """What a job's record keeps of the run."""
@@ -117,10 +122,13 @@ class _Prior:
 
 
 class PullRequestReview:
-    def __init__(self, settings: Settings, model: ReviewModel, *, lease_s: float = LEASE_S) -> None:
+    def __init__(
+        self, settings: Settings, model: ReviewModel, *, lease_s: float = LEASE_S, tickets: TicketSource | None = None
+    ) -> None:
         self.settings = settings
         self.model = model
         self.lease_s = lease_s
+        self.tickets = tickets  # None: reviewed without linked tickets
 
     async def run(self, request: ReviewRequest, platform: Platform) -> ReviewOutcome:
         pr = await platform.pull_request(request.repo, request.number)
@@ -197,11 +205,25 @@ class PullRequestReview:
                 changed = {diff.path: diff for diff in changes}
                 files = [diff for diff in changes if diff.path in by_path]
                 moves = {c.id: follow(c.line, c.end_line, changed.get(c.path)) for c in _open(prior.stored)}
-        result = await self._engine(files, pr, rules, platform)
+            else:  # rewritten history: the whole pull request again, and each comment looked for in its diff
+                moves = await relocate_all(
+                    _open(prior.stored), by_path, lambda path, sha: platform.read_file(pr.repo, path, sha)
+                )
+        if request.posting:
+            await self._feedback(request, platform, pr, prior, moves, same_commit(last, head))
+        policy = PrecisionPolicy.of(self.settings.review, rules)
+        demotions = await apply_policy(request.team_id, pr.repo, policy, record=request.posting)
+        wanted = self.tickets is not None and any(r.reads_tickets for r in reviewers_for(rules))
+        linked = await self.tickets.linked(request.team_id, pr) if wanted and self.tickets else LinkedTickets()
+        result = await self._engine(files, pr, rules, platform, demotions.thresholds(), linked.found)
         outcome = ReviewOutcome("COMPLETED", pr=pr, incremental=base is not None, base_sha=base, result=result)
+        outcome.tickets = linked
+        outcome.summary_only = [f for f in result.findings if f.category in demotions.summary_only()]
         outcome.outdated = [c for c in _open(prior.stored) if c.id in moves and moves[c.id] is None]
         outcome.dropped = list(result.dropped)
-        outcome.drafts = self._drafts(result.findings, by_path, prior, moves, platform.kind, outcome.dropped)
+        inline = [f for f in result.findings if f not in outcome.summary_only]
+        outcome.drafts = self._drafts(inline, by_path, prior, moves, platform.kind, outcome.dropped)
+        outcome.dropped += [(f, f"summary_only: {f.category} is demoted by feedback") for f in outcome.summary_only]
         still_open = [c for c in _open(prior.stored) if c not in outcome.outdated]
         pairs = [(c.severity, c.category) for c in still_open] + [
             (d.finding.severity, d.finding.category) for d in outcome.drafts
@@ -233,11 +255,40 @@ class PullRequestReview:
                 reason = "found on the pull request after an interrupted run"
                 await Actor(pull.team_id, request.connection, run).record("comment.posted", comment, reason)
 
+    async def _feedback(
+        self,
+        request: ReviewRequest,
+        platform: Platform,
+        pr: PullRequest,
+        prior: _Prior,
+        moves: dict[int, tuple[int, int] | None],
+        same_head: bool,
+    ) -> None:
+        """Signals on our open comments, before the policy they feed is applied to this run."""
+        still = _open(prior.stored)
+        known = {c.id for c in still} if same_head else {i for i, moved in moves.items() if moved is not None}
+        await feedback.collect(
+            request.team_id,
+            platform,
+            pr,
+            still,
+            prior.on_platform,
+            changed={i for i, moved in moves.items() if moved is None},
+            unchanged=known,
+            bot=prior.bot,
+        )
+
     async def _engine(
-        self, files: list[FileDiff], pr: PullRequest, rules: RepositoryRules, platform: Platform
+        self,
+        files: list[FileDiff],
+        pr: PullRequest,
+        rules: RepositoryRules,
+        platform: Platform,
+        category_thresholds: dict[str, float],
+        tickets: list[TrackerIssue],
     ) -> ReviewResult:
         head = pr.head_sha or ""
-        context = ReviewContext(title=pr.title, description=pr.body, rules=rules, repo=pr.repo)
+        context = ReviewContext(title=pr.title, description=pr.body, tickets=tickets, rules=rules, repo=pr.repo)
         reader = file_reader(lambda path: platform.read_file(pr.repo, path, head))
         return await review_diff(
             files,
@@ -247,6 +298,7 @@ class PullRequestReview:
             settings=self.settings,
             run_tool=reader,
             tools=(READ_FILE,),
+            category_thresholds=category_thresholds,
         )
 
     def _drafts(
@@ -287,7 +339,7 @@ class PullRequestReview:
                 dropped.append((finding, f"comment_cap: over {MAX_COMMENTS_PER_RUN} comments in one run"))
                 continue
             lines = place.lines if place.whole_range else None
-            body = finding_body(finding, platform=platform, suggestion_lines=lines, first_text=place.first_text)
+            body = finding_body(finding, platform=platform, suggestion_lines=lines)
             drafts.append(LineDraft(finding, place, body))
             taken.add(finding.fingerprint)
         return drafts
@@ -351,7 +403,8 @@ class PullRequestReview:
         for comment in _open(prior.stored):
             moved = moves.get(comment.id)
             if moved is not None and moved != (comment.line, comment.end_line):
-                await store.update_comment(comment, line=moved[0], end_line=moved[1])
+                # commit_sha is the commit its line numbers are counted at (a force-push reads the file there)
+                await store.update_comment(comment, line=moved[0], end_line=moved[1], commit_sha=head)
         if outcome.labels:
             await platform.add_labels(pr, outcome.labels)
             for label in outcome.labels:
@@ -490,6 +543,11 @@ class PullRequestReview:
                 reviewers_failed=result.reviewers_failed if result else [],
                 labels=outcome.labels,
                 decision=_decision_text(outcome, posting=posting),
+                tickets=[
+                    LinkedTicket(t.key, t.title[:200], t.url, len(t.acceptance_criteria)) for t in outcome.tickets.found
+                ],
+                ticket_notes=outcome.tickets.notes,
+                summary_only=[OpenFinding(f.severity, f.path, f.line, f.title) for f in outcome.summary_only],
                 history=[
                     PastRun(
                         r.head_sha, r.incremental, len(r.findings or []), r.started_at.strftime("%Y-%m-%d %H:%M UTC")

@@ -1,14 +1,20 @@
 """GitHub: line comments go in one review (event COMMENT) anchored by `line`/`side` (a range with
-`start_line`); the summary is an issue comment edited in place. REST cannot resolve a review thread (only
-GraphQL's resolveReviewThread can), so an outdated comment is marked by editing its text."""
+`start_line`); the summary is an issue comment edited in place. REST cannot resolve a review thread, so an
+outdated comment's thread is resolved through GraphQL (`resolveReviewThread`); when GraphQL is refused (a token
+without the scope, an App without pull-request write) the comment is marked instead, by editing its text."""
 
 from __future__ import annotations
 
-from app.errors import IntegrationRejected
+import logging
+
+from app.auth.roles import Role
+from app.errors import IntegrationAuthFailed, IntegrationNotFound, IntegrationRejected
 from app.integrations.github import GitHubClient
+from app.integrations.github_graphql import ReviewThread
 from app.integrations.types import PullRequest, PullRequestComment, ReviewCommentDraft
 from app.review.diff import FileDiff
 from app.review.pr.bodies import fingerprints_in
+from app.review.pr.permissions import github_role
 from app.review.pr.platforms import (
     DIFF_MAX_BYTES,
     FILE_MAX_BYTES,
@@ -16,11 +22,14 @@ from app.review.pr.platforms import (
     OutdatedState,
     Posted,
     PostOutcome,
+    Reaction,
     descends,
     files_of,
     post_each,
     read_text,
 )
+
+log = logging.getLogger("adjutant.review")
 
 
 class GitHubPlatform:
@@ -30,6 +39,8 @@ class GitHubPlatform:
 
     def __init__(self, client: GitHubClient) -> None:
         self.client = client
+        self._threads: dict[tuple[str, int], dict[int, ReviewThread]] = {}
+        self._graphql_refused: str | None = None  # once refused, this run marks instead of asking again
 
     async def bot_names(self) -> tuple[str, ...]:
         identity = await self.client.identity()
@@ -42,17 +53,44 @@ class GitHubPlatform:
         return await self.client.get_pull_request_diff(repo, number, max_bytes=DIFF_MAX_BYTES)
 
     async def changes_since(self, repo: str, base: str, head: str) -> list[FileDiff] | None:
-        comparison = await self.client.compare(repo, base, head, limit=250, max_files=300)
+        try:
+            comparison = await self.client.compare(repo, base, head, limit=250, max_files=300)
+        except IntegrationNotFound:  # the reviewed head is gone: the branch was rewritten
+            return None
         return files_of(comparison) if descends(comparison, base) else None
 
     async def comments(self, repo: str, number: int) -> list[PullRequestComment]:
         top = await self.client.list_issue_comments(repo, number)
         lines = await self.client.list_review_comments(repo, number)
-        on_lines = [
-            PullRequestComment(id=str(c.id), body=c.body, author=c.author, path=c.path, line=c.line, url=c.url)
-            for c in lines
-        ]
+        threads = await self._known_threads(repo, number) if lines else {}
+        on_lines = []
+        for c in lines:
+            thread = threads.get(c.id)
+            on_lines.append(
+                PullRequestComment(
+                    id=str(c.id),
+                    body=c.body,
+                    author=c.author,
+                    path=c.path,
+                    line=c.line,
+                    url=c.url,
+                    thread_id=thread.id if thread else None,
+                    resolved=bool(thread and thread.resolved),
+                )
+            )
         return top + on_lines
+
+    async def _known_threads(self, repo: str, number: int) -> dict[int, ReviewThread]:
+        """Review threads by their first comment's id — REST never says whether a thread is resolved, and
+        feedback counts a thread a person resolved without changing its lines. Empty when GraphQL is refused."""
+        key = (repo, number)
+        if key not in self._threads and self._graphql_refused is None:
+            try:
+                self._threads[key] = await self.client.review_threads(repo, number)
+            except (IntegrationAuthFailed, IntegrationNotFound, IntegrationRejected) as exc:
+                self._graphql_refused = str(exc.detail)
+                log.info("github would not list review threads of %s#%s (%s)", repo, number, exc.detail)
+        return self._threads.get(key, {})
 
     async def read_file(self, repo: str, path: str, ref: str, *, max_bytes: int = FILE_MAX_BYTES) -> str | None:
         return await read_text(self.client, repo, path, ref, max_bytes)
@@ -106,8 +144,38 @@ class GitHubPlatform:
         return Posted(id=comment.id, thread_id=None, url=comment.url)
 
     async def mark_outdated(self, pr: PullRequest, comment_id: str, thread_id: str | None, body: str) -> OutdatedState:
+        if self._graphql_refused is None:
+            try:
+                if await self._resolve(pr, int(comment_id), thread_id):
+                    return "RESOLVED"
+            except (IntegrationAuthFailed, IntegrationNotFound, IntegrationRejected) as exc:
+                self._graphql_refused = str(exc.detail)
+                log.info("github would not resolve review threads of %s (%s); marking them", _ref(pr), exc.detail)
         await self.client.update_review_comment(pr.repo, int(comment_id), body)
         return "OUTDATED"
+
+    async def _resolve(self, pr: PullRequest, comment_id: int, thread_id: str | None) -> bool:
+        """Resolve the thread the comment starts; False when GitHub lists no thread for it."""
+        if thread_id is None:
+            key = (pr.repo, pr.number)
+            if key not in self._threads:  # one query per run maps every comment to its thread
+                self._threads[key] = await self.client.review_threads(pr.repo, pr.number)
+            thread = self._threads[key].get(comment_id)
+            if thread is None:
+                return False
+            if thread.resolved:  # someone resolved it already
+                return True
+            thread_id = thread.id
+        return await self.client.resolve_review_thread(thread_id)
+
+    async def reactions(self, pr: PullRequest, comment_id: str) -> list[Reaction]:
+        if not comment_id.isdigit():
+            return []
+        found = await self.client.review_comment_reactions(pr.repo, int(comment_id))
+        return [Reaction(login, content == "+1") for login, content in found if content in ("+1", "-1")]
+
+    async def permission(self, repo: str, login: str) -> Role | None:
+        return github_role(await self.client.collaborator_permission(repo, login))
 
     async def add_labels(self, pr: PullRequest, labels: list[str]) -> list[str]:
         return await self.client.add_labels(pr.repo, pr.number, labels)
@@ -136,3 +204,7 @@ def _draft(draft: LineDraft) -> ReviewCommentDraft:
             body=draft.body,
         )
     return ReviewCommentDraft(path=anchor.path, line=anchor.line, side="RIGHT", body=draft.body)
+
+
+def _ref(pr: PullRequest) -> str:
+    return f"{pr.repo}#{pr.number}"

@@ -4,9 +4,12 @@ discussion is resolved. GitLab's REST API can approve but has no "request change
 
 from __future__ import annotations
 
+from app.auth.roles import Role
+from app.errors import IntegrationNotFound
 from app.integrations.gitlab import GitLabClient
 from app.integrations.types import PullRequest, PullRequestComment
 from app.review.diff import FileDiff
+from app.review.pr.permissions import gitlab_role
 from app.review.pr.platforms import (
     DIFF_MAX_BYTES,
     FILE_MAX_BYTES,
@@ -14,6 +17,7 @@ from app.review.pr.platforms import (
     OutdatedState,
     Posted,
     PostOutcome,
+    Reaction,
     descends,
     files_of,
     post_each,
@@ -40,7 +44,10 @@ class GitLabPlatform:
         return await self.client.get_pull_request_diff(repo, number, max_bytes=DIFF_MAX_BYTES)
 
     async def changes_since(self, repo: str, base: str, head: str) -> list[FileDiff] | None:
-        comparison = await self.client.compare(repo, base, head, limit=250, max_files=300)
+        try:
+            comparison = await self.client.compare(repo, base, head, limit=250, max_files=300)
+        except IntegrationNotFound:  # the reviewed head is gone: the branch was rewritten
+            return None
         return files_of(comparison) if descends(comparison, base) else None
 
     async def comments(self, repo: str, number: int) -> list[PullRequestComment]:
@@ -84,6 +91,15 @@ class GitLabPlatform:
             return "OUTDATED"
         await self.client.resolve_discussion(pr.repo, pr.number, thread_id)
         return "RESOLVED"
+
+    async def reactions(self, pr: PullRequest, comment_id: str) -> list[Reaction]:
+        if not comment_id.isdigit():
+            return []
+        found = await self.client.note_award_emoji(pr.repo, pr.number, comment_id)
+        return [Reaction(login, name == "thumbsup") for login, name in found if name in ("thumbsup", "thumbsdown")]
+
+    async def permission(self, repo: str, login: str) -> Role | None:
+        return gitlab_role(await self.client.member_access_level(repo, login))
 
     async def add_labels(self, pr: PullRequest, labels: list[str]) -> list[str]:
         return await self.client.add_labels(pr.repo, pr.number, labels)

@@ -25,6 +25,7 @@ from app.errors import (
 from app.jobs.interface import Job, JobHandlers
 from app.jobs.queue import JobQueue
 from app.jobs.webhook_events import WebhookEvents
+from app.review.notify.jobs import queue_notice
 from app.review.pr.command_jobs import PullRequestCommands
 from app.review.pr.events import read_event
 from app.review.pr.flow import PullRequestReview, ReviewBusy, ReviewOutcome, ReviewRequest
@@ -109,12 +110,13 @@ class PullRequestReviewJobs:
             )
             try:
                 async with kit.platform(connection) as platform:
-                    flow = PullRequestReview(self.settings, kit.model, lease_s=self.timeout_s + 60)
+                    flow = PullRequestReview(self.settings, kit.model, lease_s=self.timeout_s + 60, tickets=kit.tickets)
                     outcome = await self._run_when_free(flow, request, platform)
             except (IntegrationNotFound, IntegrationAuthFailed, IntegrationRejected) as exc:
                 # The pull request is gone, or the credentials may not do this: no retry changes that.
                 raise JobFailedPermanently(f"{exc.code}: {exc.detail}") from None
         log.info("review of %s#%s: %s", payload.repo, payload.number, outcome.status)
+        await queue_notice(self.queue(), job.team_id, outcome)
         return outcome.brief()
 
     async def _run_when_free(

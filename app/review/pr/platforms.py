@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from app.auth.roles import Role
 from app.errors import IntegrationNotFound, IntegrationRejected
 from app.integrations.types import Comparison, PullRequest, PullRequestComment
 from app.review.diff import FileDiff, from_file_diffs
@@ -32,6 +33,14 @@ class Posted:
     id: str
     thread_id: str | None
     url: str | None
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """A thumbs up (useful) or down on one of our comments, by a platform login."""
+
+    login: str
+    useful: bool
 
 
 # A draft's outcome: where it was posted, or why the platform would not take it.
@@ -79,6 +88,14 @@ class Platform(Protocol):
     async def approve(self, pr: PullRequest) -> None: ...
 
     async def request_changes(self, pr: PullRequest, body: str) -> None: ...
+
+    async def reactions(self, pr: PullRequest, comment_id: str) -> list[Reaction]:
+        """Thumbs on one of our line comments; [] where the platform has no reactions."""
+        ...
+
+    async def permission(self, repo: str, login: str) -> Role | None:
+        """The team role the platform's permission of `login` on `repo` maps to; None: no role."""
+        ...
 
     async def aclose(self) -> None: ...
 

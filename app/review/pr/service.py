@@ -18,6 +18,7 @@ from app.llm.registry import ModelRegistry
 from app.llm.router import LLMRouter
 from app.review.conversation import ReviewModel
 from app.review.pr.platforms import Platform, platform_for
+from app.review.pr.tickets import TicketSource
 from app.runtime.secret_box import load_secret_box
 from app.runtime.settings import Settings
 
@@ -26,6 +27,11 @@ from app.runtime.settings import Settings
 class ReviewKit:
     connections: Connections
     model: ReviewModel
+
+    @property
+    def tickets(self) -> TicketSource:
+        """The pull requests' linked tickets, through the team's Jira and Linear connections."""
+        return TicketSource(self.connections)
 
     @asynccontextmanager
     async def platform(self, connection: ConnectionInfo) -> AsyncIterator[Platform]:

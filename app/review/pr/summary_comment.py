@@ -32,6 +32,14 @@ class PastRun:
     when: str
 
 
+@dataclass(frozen=True)
+class LinkedTicket:
+    key: str
+    title: str
+    url: str | None = None
+    criteria: int = 0  # acceptance criteria found on it
+
+
 @dataclass
 class SummaryView:
     platform: str
@@ -48,6 +56,9 @@ class SummaryView:
     labels: list[str] = field(default_factory=list)
     decision: str = ""
     history: list[PastRun] = field(default_factory=list)
+    tickets: list[LinkedTicket] = field(default_factory=list)  # the tickets the reviewers were given
+    ticket_notes: list[str] = field(default_factory=list)  # tickets named but not given, and why
+    summary_only: list[OpenFinding] = field(default_factory=list)  # of categories demoted by feedback
 
 
 def summary_body(view: SummaryView) -> str:
@@ -56,12 +67,14 @@ def summary_body(view: SummaryView) -> str:
     lines.append(f"**Reviewed** `{view.head_sha[:12]}`: {scope}.")
     counts = [
         _plural(view.new_comments, "new comment"),
-        _plural(view.outdated, "comment marked outdated", "comments marked outdated"),
+        _plural(view.outdated, "comment resolved or marked outdated", "comments resolved or marked outdated"),
         _plural(view.dropped, "finding dropped by validation", "findings dropped by validation"),
     ]
     lines += [f"This run: {', '.join(counts)}.", ""]
+    lines += _tickets(view)
     lines += _walkthrough(view)
     lines += _findings(view)
+    lines += _summary_only(view)
     if view.labels:
         lines += [f"**Labels added:** {', '.join(f'`{label}`' for label in view.labels)}", ""]
     if view.decision:
@@ -115,6 +128,30 @@ def _findings(view: SummaryView) -> list[str]:
         lines.append(f"- **{SEVERITY_NAMES[finding.severity]}** {place} {finding.title}")
     if len(ranked) > MAX_LISTED:
         lines.append(f"- … and {len(ranked) - MAX_LISTED} more")
+    return [*lines, ""]
+
+
+def _summary_only(view: SummaryView) -> list[str]:
+    """Findings of categories whose comments people found unhelpful: shown here, not posted on their lines."""
+    if not view.summary_only:
+        return []
+    note = "Their categories were often not useful here, so they are not posted inline."
+    lines = ["### Listed here only", "", note, ""]
+    for finding in view.summary_only[:MAX_LISTED]:
+        lines.append(f"- **{SEVERITY_NAMES[finding.severity]}** `{finding.path}:{finding.line}` {finding.title}")
+    return [*lines, ""]
+
+
+def _tickets(view: SummaryView) -> list[str]:
+    if not view.tickets and not view.ticket_notes:
+        return []
+    lines = ["### Linked tickets", ""]
+    for ticket in view.tickets:
+        name = f"[{ticket.key}]({ticket.url})" if ticket.url else f"`{ticket.key}`"
+        counted = _plural(ticket.criteria, "acceptance criterion", "acceptance criteria")
+        criteria = f" ({counted})" if ticket.criteria else ""
+        lines.append(f"- {name} {ticket.title}{criteria}")
+    lines += [f"- {note}: reviewed without it" for note in view.ticket_notes]
     return [*lines, ""]
 
 

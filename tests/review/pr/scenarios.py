@@ -41,6 +41,9 @@ FIRST_TEXT = BASE_TEXT.replace(
 SECOND_TEXT = FIRST_TEXT.replace("CACHE = {}\n", "CACHE = {}\nMISSING = object()\n").replace(
     "CACHE.get(key)", "CACHE.get(key, MISSING)"
 )  # line 11 rewritten (now 12), line 12 moved to 13
+REWRITTEN_TEXT = BASE_TEXT.replace(
+    "    return CACHE[key]\n", '    log("read", key)\n    return CACHE.get(key, None)\n'
+)  # the branch rewritten on the base: the log line is now line 11, line 12 is new, the first head's line 11 is gone
 RULES = """[review]
 disable = ["security", "performance", "maintainability", "business_logic"]
 
@@ -67,7 +70,7 @@ def sha(name: str) -> str:
     return hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()
 
 
-BASE, FIRST, SECOND = sha("base"), sha("first"), sha("second")
+BASE, FIRST, SECOND, REWRITTEN = sha("base"), sha("first"), sha("second"), sha("rewritten")
 
 
 @dataclass
@@ -76,7 +79,7 @@ class LineComment:
     path: str
     line: int | None
     body: str
-    done: bool  # resolved (GitLab, Bitbucket) or edited as outdated (GitHub)
+    done: bool  # resolved, or (GitHub without GraphQL, or ignored there) edited as outdated
 
 
 class Scenario:
@@ -96,6 +99,10 @@ class Scenario:
     def seed(self) -> None: ...
 
     def push(self) -> None: ...
+
+    def force_push(self) -> None:
+        """The branch rewritten on the base (REWRITTEN_TEXT): the reviewed head is no longer its ancestor."""
+        ...
 
     def delivery(self, secret: str, *, pushed: bool) -> tuple[dict[str, str], bytes]: ...
 
@@ -156,6 +163,14 @@ class GitHubScenario(Scenario):
         patch = hunks_of(file_diff_text(PATH, FIRST_TEXT, SECOND_TEXT))
         self.repo.compare_files[f"{self.first}...{self.second}"] = [changed_file(PATH, patch=patch, additions=2)]
 
+    def force_push(self) -> None:
+        self.repo.add_file(PATH, FIRST_TEXT, ref=self.first)  # the old head stays readable, as on GitHub
+        self.second = self.repo.add_commit("cache reads, rewritten", files=(PATH,))
+        self.repo.commits[0]["parents"] = [self.base]
+        pull = self.repo.pulls[self.number]
+        pull.head_sha = self.second
+        self._set(pull, REWRITTEN_TEXT)
+
     def _set(self, pull: FakePull, text: str) -> None:
         diff = file_diff_text(PATH, BASE_TEXT, text)
         pull.diff = diff
@@ -215,11 +230,16 @@ class GitHubScenario(Scenario):
         ]
 
     def line_comments(self) -> list[LineComment]:
+        pull = self.repo.pulls[self.number]
         return [
             LineComment(
-                str(c["id"]), c["path"], c["line"], c["body"], "Outdated:" in c["body"] or "Ignored by" in c["body"]
+                str(c["id"]),
+                c["path"],
+                c["line"],
+                c["body"],
+                c["id"] in pull.resolved_threads or "Outdated:" in c["body"] or "Ignored by" in c["body"],
             )
-            for c in self.repo.pulls[self.number].review_comments
+            for c in pull.review_comments
         ]
 
     def labels(self) -> list[str]:
@@ -263,6 +283,18 @@ class GitLabScenario(Scenario):
         project.diffs[self.number] = [gl.diff(PATH, hunks=hunks_of(file_diff_text(PATH, BASE_TEXT, SECOND_TEXT)))]
         since = hunks_of(file_diff_text(PATH, FIRST_TEXT, SECOND_TEXT))
         project.compare_diffs[f"{FIRST}...{SECOND}"] = [gl.diff(PATH, hunks=since)]
+
+    def force_push(self) -> None:
+        project = self.project
+        project.files[FIRST] = {PATH: FIRST_TEXT.encode()}
+        project.commits = [c for c in project.commits if c["id"] != FIRST]  # gone: comparing with it is a 404
+        project.commits.insert(
+            0, gl.commit(project, REWRITTEN, "rewritten", "2024-05-03T10:00:00Z", parents=(BASE,), paths=(PATH,))
+        )
+        self.mr["sha"] = REWRITTEN
+        self.mr["diff_refs"] = self.mr["diff_refs"] | {"head_sha": REWRITTEN}
+        hunks = hunks_of(file_diff_text(PATH, BASE_TEXT, REWRITTEN_TEXT))
+        project.diffs[self.number] = [gl.diff(PATH, hunks=hunks)]
 
     def delivery(self, secret: str, *, pushed: bool) -> tuple[dict[str, str], bytes]:
         attributes = {

@@ -38,7 +38,7 @@ async def test_comment_commands_are_obeyed_from_the_author_only(deployment: Depl
     answer = await deployment.comment("/adjutant review", by="mallory", comment_id=9001)
     assert answer.status_code == 202 and answer.json()["data"]["accepted"]
     await deployment.reviewed(1, kind="review.pr_command")
-    assert any("only the pull request's author (grace)" in note for note in scenario.notes())
+    assert any("needs the member role on acme/shop" in note and "author (grace)" in note for note in scenario.notes())
     refused = await AuditEvent.get(action="command.refused")
     assert (refused.actor_type, refused.actor_name) == ("user", f"{scenario.platform} user mallory")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.review.findings import Finding
-from app.review.pr.anchors import anchor, indented
+from app.review.pr.anchors import anchor
 from app.review.pr.approval import decide, refusal
 from app.review.pr.bodies import finding_body, fingerprints_in, is_summary, outdated_body
 from app.review.pr.events import PullRequestEvent, read_event
@@ -98,8 +98,6 @@ def test_comments_anchor_on_lines_the_diff_shows_and_ranges_stay_in_one_hunk():
     cut = anchor(found(13, 20), diff)
     assert (cut.end_line, cut.whole_range) == (15, False)  # no committable suggestion over a cut range
     assert anchor(found(25), diff) is None and anchor(found(11), None) is None
-    assert indented("added_a = 3", "    added_a = 1") == "    added_a = 3"
-    assert indented("  kept", "        x") == "  kept"
 
 
 def test_commented_lines_follow_a_push_and_changed_ones_are_outdated():
@@ -163,8 +161,8 @@ def test_approval_is_refused_without_permission_on_the_bots_own_pull_request_and
 
 
 def test_bodies_carry_their_marker_and_a_suggestion_fence_the_code_cannot_close():
-    finding = found(11, 12, suggestion="text = '```'\nother = 2", title="Fence")
-    body = finding_body(finding, platform="github", suggestion_lines=2, first_text="    text = 1")
+    finding = found(11, 12, suggestion="    text = '```'\nother = 2", title="Fence")
+    body = finding_body(finding, platform="github", suggestion_lines=2)
     assert "````suggestion\n    text = '```'\nother = 2\n````" in body
     assert fingerprints_in(body) == [finding.fingerprint] and not is_summary(body)
     gitlab = finding_body(finding, platform="gitlab", suggestion_lines=2)
