@@ -5,56 +5,40 @@ Markdown has no committable suggestions, so a suggested change is shown as a pla
 from __future__ import annotations
 
 from app.auth.roles import Role
-from app.errors import IntegrationNotFound
 from app.integrations.bitbucket import BitbucketClient
 from app.integrations.types import PullRequest, PullRequestComment
 from app.review.diff import FileDiff, parse_unified_diff
 from app.review.pr.platforms import (
     DIFF_MAX_BYTES,
-    FILE_MAX_BYTES,
     LineDraft,
     OutdatedState,
     Posted,
     PostOutcome,
     Reaction,
-    descends,
+    ScmPlatform,
     post_each,
-    read_text,
 )
 
 
-class BitbucketPlatform:
+class BitbucketPlatform(ScmPlatform):
     kind = "bitbucket"
     can_label = False
     can_request_changes = True
 
-    def __init__(self, client: BitbucketClient) -> None:
-        self.client = client
+    client: BitbucketClient
+    compare_max_files = 1  # its comparison only tells whether the head descends; the diff comes whole
 
     async def bot_names(self) -> tuple[str, ...]:
         identity = await self.client.identity()
         return tuple(name for name in (identity.login, identity.name) if name)
 
-    async def pull_request(self, repo: str, number: int) -> PullRequest:
-        return await self.client.get_pull_request(repo, number, max_files=1)
-
-    async def pull_request_diff(self, repo: str, number: int) -> str:
-        return await self.client.get_pull_request_diff(repo, number, max_bytes=DIFF_MAX_BYTES)
-
     async def changes_since(self, repo: str, base: str, head: str) -> list[FileDiff] | None:
-        try:
-            comparison = await self.client.compare(repo, base, head, limit=250, max_files=1)
-        except IntegrationNotFound:  # the reviewed head is gone: the branch was rewritten
-            return None
-        if not descends(comparison, base):
+        if await self.descendant_comparison(repo, base, head) is None:
             return None
         return parse_unified_diff(await self.client.diff_between(repo, base, head, max_bytes=DIFF_MAX_BYTES))
 
     async def comments(self, repo: str, number: int) -> list[PullRequestComment]:
         return await self.client.list_comments(repo, number)
-
-    async def read_file(self, repo: str, path: str, ref: str, *, max_bytes: int = FILE_MAX_BYTES) -> str | None:
-        return await read_text(self.client, repo, path, ref, max_bytes)
 
     async def post_comments(self, pr: PullRequest, drafts: list[LineDraft]) -> list[PostOutcome]:
         async def post(draft: LineDraft) -> Posted:
@@ -91,6 +75,3 @@ class BitbucketPlatform:
 
     async def permission(self, repo: str, login: str) -> Role | None:
         return None  # reading another user's repository permission needs workspace admin rights
-
-    async def aclose(self) -> None:
-        await self.client.aclose()

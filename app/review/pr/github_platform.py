@@ -12,52 +12,32 @@ from app.errors import IntegrationAuthFailed, IntegrationNotFound, IntegrationRe
 from app.integrations.github import GitHubClient
 from app.integrations.github_graphql import ReviewThread
 from app.integrations.types import PullRequest, PullRequestComment, ReviewCommentDraft
-from app.review.diff import FileDiff
 from app.review.pr.bodies import fingerprints_in
 from app.review.pr.permissions import github_role
 from app.review.pr.platforms import (
-    DIFF_MAX_BYTES,
-    FILE_MAX_BYTES,
     LineDraft,
     OutdatedState,
     Posted,
     PostOutcome,
     Reaction,
-    descends,
-    files_of,
+    ScmPlatform,
     post_each,
-    read_text,
 )
 
 log = logging.getLogger("adjutant.review")
 
 
-class GitHubPlatform:
+class GitHubPlatform(ScmPlatform):
     kind = "github"
     can_label = True
     can_request_changes = True
 
+    client: GitHubClient
+
     def __init__(self, client: GitHubClient) -> None:
-        self.client = client
+        super().__init__(client)
         self._threads: dict[tuple[str, int], dict[int, ReviewThread]] = {}
         self._graphql_refused: str | None = None  # once refused, this run marks instead of asking again
-
-    async def bot_names(self) -> tuple[str, ...]:
-        identity = await self.client.identity()
-        return (identity.login,)
-
-    async def pull_request(self, repo: str, number: int) -> PullRequest:
-        return await self.client.get_pull_request(repo, number, max_files=1)
-
-    async def pull_request_diff(self, repo: str, number: int) -> str:
-        return await self.client.get_pull_request_diff(repo, number, max_bytes=DIFF_MAX_BYTES)
-
-    async def changes_since(self, repo: str, base: str, head: str) -> list[FileDiff] | None:
-        try:
-            comparison = await self.client.compare(repo, base, head, limit=250, max_files=300)
-        except IntegrationNotFound:  # the reviewed head is gone: the branch was rewritten
-            return None
-        return files_of(comparison) if descends(comparison, base) else None
 
     async def comments(self, repo: str, number: int) -> list[PullRequestComment]:
         top = await self.client.list_issue_comments(repo, number)
@@ -91,9 +71,6 @@ class GitHubPlatform:
                 self._graphql_refused = str(exc.detail)
                 log.info("github would not list review threads of %s#%s (%s)", repo, number, exc.detail)
         return self._threads.get(key, {})
-
-    async def read_file(self, repo: str, path: str, ref: str, *, max_bytes: int = FILE_MAX_BYTES) -> str | None:
-        return await read_text(self.client, repo, path, ref, max_bytes)
 
     async def post_comments(self, pr: PullRequest, drafts: list[LineDraft]) -> list[PostOutcome]:
         if not drafts:
@@ -187,9 +164,6 @@ class GitHubPlatform:
         await self.client.create_review(
             pr.repo, pr.number, commit_sha=pr.head_sha or "", body=body, event="REQUEST_CHANGES"
         )
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
 
 
 def _draft(draft: LineDraft) -> ReviewCommentDraft:

@@ -5,56 +5,29 @@ discussion is resolved. GitLab's REST API can approve but has no "request change
 from __future__ import annotations
 
 from app.auth.roles import Role
-from app.errors import IntegrationNotFound
 from app.integrations.gitlab import GitLabClient
 from app.integrations.types import PullRequest, PullRequestComment
-from app.review.diff import FileDiff
 from app.review.pr.permissions import gitlab_role
 from app.review.pr.platforms import (
-    DIFF_MAX_BYTES,
-    FILE_MAX_BYTES,
     LineDraft,
     OutdatedState,
     Posted,
     PostOutcome,
     Reaction,
-    descends,
-    files_of,
+    ScmPlatform,
     post_each,
-    read_text,
 )
 
 
-class GitLabPlatform:
+class GitLabPlatform(ScmPlatform):
     kind = "gitlab"
     can_label = True
     can_request_changes = False
 
-    def __init__(self, client: GitLabClient) -> None:
-        self.client = client
-
-    async def bot_names(self) -> tuple[str, ...]:
-        identity = await self.client.identity()
-        return (identity.login,)
-
-    async def pull_request(self, repo: str, number: int) -> PullRequest:
-        return await self.client.get_pull_request(repo, number, max_files=1)
-
-    async def pull_request_diff(self, repo: str, number: int) -> str:
-        return await self.client.get_pull_request_diff(repo, number, max_bytes=DIFF_MAX_BYTES)
-
-    async def changes_since(self, repo: str, base: str, head: str) -> list[FileDiff] | None:
-        try:
-            comparison = await self.client.compare(repo, base, head, limit=250, max_files=300)
-        except IntegrationNotFound:  # the reviewed head is gone: the branch was rewritten
-            return None
-        return files_of(comparison) if descends(comparison, base) else None
+    client: GitLabClient
 
     async def comments(self, repo: str, number: int) -> list[PullRequestComment]:
         return await self.client.list_discussions(repo, number)
-
-    async def read_file(self, repo: str, path: str, ref: str, *, max_bytes: int = FILE_MAX_BYTES) -> str | None:
-        return await read_text(self.client, repo, path, ref, max_bytes)
 
     async def post_comments(self, pr: PullRequest, drafts: list[LineDraft]) -> list[PostOutcome]:
         if not drafts:
@@ -109,6 +82,3 @@ class GitLabPlatform:
 
     async def request_changes(self, pr: PullRequest, body: str) -> None:
         raise NotImplementedError("gitlab has no request-changes call")  # can_request_changes is False
-
-    async def aclose(self) -> None:
-        await self.client.aclose()

@@ -100,6 +100,48 @@ class Platform(Protocol):
     async def aclose(self) -> None: ...
 
 
+class ScmPlatform:
+    """What the three adapters do alike, through their platform's client: who the bot is, the pull request and
+    its diff, the comparison since the reviewed head, file reads, closing. Each adapter adds how it posts,
+    threads and resolves."""
+
+    kind: str
+    can_label: bool
+    can_request_changes: bool
+    compare_max_files = 300  # files the comparison carries patches for
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    async def bot_names(self) -> tuple[str, ...]:
+        identity = await self.client.identity()
+        return (identity.login,)
+
+    async def pull_request(self, repo: str, number: int) -> PullRequest:
+        return await self.client.get_pull_request(repo, number, max_files=1)
+
+    async def pull_request_diff(self, repo: str, number: int) -> str:
+        return await self.client.get_pull_request_diff(repo, number, max_bytes=DIFF_MAX_BYTES)
+
+    async def descendant_comparison(self, repo: str, base: str, head: str) -> Comparison | None:
+        """The comparison of `head` with `base`; None when `head` does not build on it (a force-push)."""
+        try:
+            comparison = await self.client.compare(repo, base, head, limit=250, max_files=self.compare_max_files)
+        except IntegrationNotFound:  # the reviewed head is gone: the branch was rewritten
+            return None
+        return comparison if descends(comparison, base) else None
+
+    async def changes_since(self, repo: str, base: str, head: str) -> list[FileDiff] | None:
+        comparison = await self.descendant_comparison(repo, base, head)
+        return None if comparison is None else files_of(comparison)
+
+    async def read_file(self, repo: str, path: str, ref: str, *, max_bytes: int = FILE_MAX_BYTES) -> str | None:
+        return await read_text(self.client, repo, path, ref, max_bytes)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
 def platform_for(kind: str, client: Any) -> Platform:
     from app.review.pr.bitbucket_platform import BitbucketPlatform
     from app.review.pr.github_platform import GitHubPlatform
