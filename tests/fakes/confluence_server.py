@@ -290,9 +290,11 @@ class FakeConfluence(FakeService):
             r'\s*(?:type\s*=\s*"?page"?\s+AND\s+)?(?:space\s*=\s*"?(\w+)"?\s+AND\s+)?(?:text|title)\s*~\s*"([^"]*)"\s*',
             cql,
         )
-        if not match:
+        # A whole space: `type = page AND space = "KEY"`.
+        listing = re.fullmatch(r'\s*type\s*=\s*"?page"?\s+AND\s+space\s*=\s*"?(\w+)"?\s*', cql)
+        if not match and not listing:
             return 400, {"statusCode": 400, "message": f"Could not parse cql : {cql[:60]}", "reason": "Bad Request"}, {}
-        space, words = match.groups()
+        space, words = match.groups() if match else (listing.group(1), "")  # type: ignore[union-attr]
         found = [
             p
             for p in self.pages.values()
