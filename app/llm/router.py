@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -158,22 +157,23 @@ class LLMRouter:
         self, call: ModelCall, stream: AsyncIterator[LLMEvent], first: LLMEvent
     ) -> AsyncIterator[LLMEvent]:
         """Pass events through; any failure from here on becomes one terminal error event."""
-        deadline = time.monotonic() + self.policy.call_timeout_s
+        clock = StreamClock(self.policy.idle_timeout_s, self.policy.call_timeout_s)
         try:
             yield first
             while True:
-                remaining = deadline - time.monotonic()
                 try:
-                    async with asyncio.timeout(min(self.policy.idle_timeout_s, max(remaining, 0))):
-                        event = await anext(stream)
+                    clock.waiting()
+                    event = await anext(stream)
+                    if clock.fired:  # the limit passed as the event arrived: withdraw, as asyncio.timeout does
+                        clock.expired()
                 except StopAsyncIteration:
                     return
-                except TimeoutError:
-                    raise LLMTimeout(
-                        "the model call timed out"
-                        if remaining <= self.policy.idle_timeout_s
-                        else f"no output for {self.policy.idle_timeout_s:.0f} s"
-                    ) from None
+                except asyncio.CancelledError:
+                    if clock.expired():
+                        raise LLMTimeout(clock.reason()) from None
+                    raise
+                finally:
+                    clock.idle = False
                 yield event
         except LLMError as exc:
             yield to_event(exc.located(model=call.model.name, provider=call.route.provider))
@@ -184,7 +184,66 @@ class LLMRouter:
             )
             yield to_event(error)
         finally:
+            clock.stop()
             await stream.aclose()  # also on cancellation: closes the provider's HTTP stream
+
+
+class StreamClock:
+    """The idle and whole-call limits of a stream after its first event. A timer per event would cost more
+    than the rest of the relay, so one timer is re-armed lazily: waiting for an event costs a clock read,
+    and only a wait that outlives a limit cancels the waiting task (as `asyncio.timeout` would). One task
+    reads the stream at a time: the first that waits, or the next once that one is done."""
+
+    def __init__(self, idle_timeout_s: float, call_timeout_s: float) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.idle_timeout_s = idle_timeout_s
+        self.deadline = self.loop.time() + call_timeout_s
+        self.idle = False  # a wait for the provider's next event is in progress
+        self.since = 0.0
+        self.task: asyncio.Task[Any] | None = None
+        self.cancelling = 0
+        self.fired = False
+        self.handle = self.loop.call_at(min(self.loop.time() + idle_timeout_s, self.deadline), self._check)
+
+    def waiting(self) -> None:
+        """A wait for the next event starts; past the whole call's deadline, it does not."""
+        self.since = self.loop.time()
+        if self.since >= self.deadline:
+            raise LLMTimeout("the model call timed out")
+        self.idle = True
+        if self.task is None or self.task.done():  # asking per event would cost a tenth of the relay
+            self.task = asyncio.current_task()
+            self.cancelling = self.task.cancelling() if self.task else 0
+
+    def _check(self) -> None:
+        now = self.loop.time()
+        if not self.idle:
+            # The next wait starts later, so it cannot expire before this; past the deadline, `waiting` refuses.
+            if now < self.deadline:
+                self.handle = self.loop.call_at(min(now + self.idle_timeout_s, self.deadline), self._check)
+            return
+        due = min(self.since + self.idle_timeout_s, self.deadline)
+        if now >= due - 0.001 and self.task is not None:  # timers may run a clock tick early
+            self.fired = True
+            self.task.cancel()
+            return
+        self.handle = self.loop.call_at(due, self._check)
+
+    def expired(self) -> bool:
+        """Whether a cancellation is ours (then it is withdrawn, and the caller raises a timeout instead)."""
+        if not self.fired or self.task is None:
+            return False
+        self.fired = False
+        self.handle = self.loop.call_at(min(self.loop.time() + self.idle_timeout_s, self.deadline), self._check)
+        return self.task.uncancel() <= self.cancelling
+
+    def reason(self) -> str:
+        if self.since + self.idle_timeout_s >= self.deadline:
+            return "the model call timed out"
+        return f"no output for {self.idle_timeout_s:.0f} s"
+
+    def stop(self) -> None:
+        self.handle.cancel()
 
 
 def summarize(failures: list[LLMError], primary: RegisteredModel) -> LLMError:

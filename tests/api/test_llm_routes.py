@@ -162,3 +162,32 @@ async def test_a_client_that_hangs_up_stops_the_model_call(database_url, redis_u
         assert not [r for r in caplog.records if r.levelname == "ERROR"], "a hang-up is not a server error"
     finally:
         await stop_service(service)
+
+
+async def test_a_burst_of_events_arrives_whole_and_in_order(scripted_service):
+    text = "".join(chr(0x41 + i % 26) + ('é"\n' if i % 7 == 0 else "") for i in range(3000))
+    scripted_service.script.write_text(
+        json.dumps({"responses": [{"thinking": "ré\\flé", "text": text, "chunk_chars": 1}]})
+    )
+    token = await scripted_service.issue_token()
+    response = await scripted_service.request(
+        "POST",
+        "/v1/llm/stream",
+        client_headers=False,
+        token=token,
+        json={"messages": [{"role": "user", "content": "x"}]},
+    )
+    events = sse_events(response.text)
+    assert "".join(d["text"] for k, d in events if k == "text_delta") == text
+    assert "".join(d["text"] for k, d in events if k == "thinking_delta") == "ré\\flé"
+    assert [k for k, _ in events][-3:] == ["usage", "finish", "done"]
+    assert all(d["kind"] == k for k, d in events if k != "done")
+
+
+@pytest.mark.parametrize("text", ["plain", 'quo"te \\ back', "line\nbreak\ttab", "é ✓ \U0001f600", "\x00\x1f", ""])
+def test_text_frames_are_the_bytes_the_general_encoder_writes(text):
+    from app.api.routes.llm import _frame
+    from app.llm.types import TextDelta, ThinkingDelta
+
+    for event in (TextDelta(text=text), ThinkingDelta(text=text)):
+        assert _frame(event) == f"event: {event.kind}\ndata: {json.dumps(event.model_dump(mode='json'))}\n\n"

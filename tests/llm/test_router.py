@@ -234,6 +234,53 @@ async def test_silence_after_output_started_ends_with_a_timeout_event(fake_llm):
     assert text_of(events) == "ab"
 
 
+async def test_a_stream_that_outlives_the_call_limit_ends_with_a_timeout_event(fake_llm):
+    reply = anthropic_text(" ".join(f"w{i}" for i in range(40)))
+    reply.event_delay_s = 0.05  # never silent for long, but 40 events take ~2 s
+    fake_llm.queue(reply)
+    router = make_router(fake_llm, spec("m", ANTHROPIC), idle_timeout_s=0.5, call_timeout_s=0.6)
+    events = await drain(router, model="m")
+    assert isinstance(events[-1], ErrorEvent) and events[-1].error_kind == "timeout"
+    assert events[-1].message == "the model call timed out"
+    assert 3 <= sum(isinstance(e, TextDelta) for e in events) < 40
+    assert not any(isinstance(e, Finish) for e in events)
+
+
+async def test_a_slow_consumer_is_not_mistaken_for_a_silent_provider(fake_llm):
+    fake_llm.queue(anthropic_text("a b c"))  # all of it arrives at once
+    router = make_router(fake_llm, spec("m", ANTHROPIC), idle_timeout_s=0.1)
+    events = []
+    async for event in router.stream(standard_request("m")):
+        events.append(event)
+        await asyncio.sleep(0.15)  # longer than the idle limit, on our side
+    assert text_of(events) == "abc" and isinstance(events[-1], Finish)
+
+
+async def test_cancelling_a_waiting_consumer_is_a_cancellation_not_a_timeout(fake_llm):
+    reply = anthropic_text("a b c d")
+    reply.pauses = {3: 2.0}
+    fake_llm.queue(reply)
+    router = make_router(fake_llm, spec("m", ANTHROPIC), idle_timeout_s=0.3)
+    seen: list = []
+    first_text = asyncio.Event()
+
+    async def consume() -> None:
+        async for event in router.stream(standard_request("m")):
+            seen.append(event)
+            if isinstance(event, TextDelta):
+                first_text.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(first_text.wait(), 10)  # now the provider pauses, for longer than the idle limit
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert task.cancelled()
+    await asyncio.sleep(0.5)  # the idle timer must not fire into a cancelled stream
+    assert not any(isinstance(e, ErrorEvent) for e in seen)
+    assert text_of(seen) == "a"
+
+
 async def test_closing_the_stream_closes_the_provider_connection(fake_llm):
     reply = anthropic_text(" ".join(f"w{i}" for i in range(200)))
     reply.event_delay_s = 0.02

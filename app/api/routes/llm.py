@@ -8,7 +8,9 @@ INPUT_TOKEN_LIMIT_EXCEEDED, 502 PROVIDER_ERROR, 503 MODEL_UNAVAILABLE); after it
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, RootModel
@@ -108,14 +110,47 @@ async def stream(request: Request) -> HTTPResponse | None:
         response = await request.respond(
             content_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         )
-        await response.send(_frame(first))
-        async for event in events:
-            await response.send(_frame(event))
-        await response.send("event: done\ndata: {}\n\n")
+        await _relay(response, first, events)
         await response.eof()
     finally:
         await events.aclose()
     return None
+
+
+async def _relay(response: HTTPResponse, first: LLMEvent, events: AsyncIterator[LLMEvent]) -> None:
+    """Send every event, then `done`. A write per event would cost more than the rest of the relay, so frames
+    that arrive while a write is in flight (a provider's burst, one network read) leave in one write; a
+    lone event is still sent the moment it arrives."""
+    pending = [_frame(first)]
+    ready = asyncio.Event()
+    ready.set()
+    finished = False
+
+    async def produce() -> None:
+        nonlocal finished
+        try:
+            async for event in events:
+                pending.append(_frame(event))
+                ready.set()
+            pending.append("event: done\ndata: {}\n\n")
+        finally:
+            finished = True
+            ready.set()
+
+    producer = asyncio.create_task(produce())
+    try:
+        while not (finished and not pending):
+            await ready.wait()
+            ready.clear()
+            if pending:
+                data = "".join(pending)
+                pending.clear()
+                await response.send(data)
+        await producer  # its failure, if any, is ours
+    finally:
+        if not producer.done():
+            producer.cancel()  # the client went away: stop reading the provider
+            await asyncio.gather(producer, return_exceptions=True)
 
 
 def _message(message: ChatMessage) -> Message:
@@ -127,4 +162,7 @@ def _message(message: ChatMessage) -> Message:
 
 
 def _frame(event: LLMEvent) -> str:
-    return f"event: {event.kind}\ndata: {json.dumps(event.model_dump(mode='json'))}\n\n"
+    kind = event.kind
+    if kind == "text_delta" or kind == "thinking_delta":  # most events: the same bytes, without a model dump
+        return f'event: {kind}\ndata: {{"kind": "{kind}", "text": {json.dumps(event.text)}}}\n\n'  # type: ignore[union-attr]
+    return f"event: {kind}\ndata: {json.dumps(event.model_dump(mode='json'))}\n\n"

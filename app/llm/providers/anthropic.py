@@ -10,6 +10,7 @@ from typing import Any
 import anthropic
 
 from app.llm.errors import LLMError, ProviderError
+from app.llm.providers import sse
 from app.llm.providers.base import ModelCall, Provider, ToolCallAssembler, parse_tool_call
 from app.llm.providers.http_errors import connection_failure, from_status, is_transport_error
 from app.llm.types import (
@@ -63,10 +64,14 @@ def map_anthropic_error(exc: Exception) -> LLMError:
     if isinstance(exc, anthropic.APIConnectionError) or is_transport_error(exc):
         return connection_failure(exc)
     if isinstance(exc, anthropic.APIError):  # an `event: error` inside a 200 stream
-        body = getattr(exc, "body", None)
-        kind = body.get("error", {}).get("type") if isinstance(body, dict) else None
-        return from_status(STREAM_ERRORS.get(kind or "", 500), _message(body, str(exc)))
+        return stream_error(getattr(exc, "body", None), str(exc))
     return ProviderError(f"{exc.__class__.__name__}: {exc}")
+
+
+def stream_error(body: Any, message: str) -> LLMError:
+    """An `event: error` inside a 200 stream, typed by the status its error type stands for."""
+    kind = body.get("error", {}).get("type") if isinstance(body, dict) else None
+    return from_status(STREAM_ERRORS.get(kind or "", 500), _message(body, message))
 
 
 def _message(body: Any, fallback: str) -> str:
@@ -176,13 +181,15 @@ def request_body(call: ModelCall, provider: str) -> dict[str, Any]:
     return body
 
 
-def _usage(usage: Any) -> Usage:
-    read = getattr(usage, "cache_read_input_tokens", 0) or 0
-    write = getattr(usage, "cache_creation_input_tokens", 0) or 0
+def _usage(usage: dict[str, Any] | None) -> Usage:
+    """From the wire shape of `usage` (SDK models are dumped to it first)."""
+    usage = usage or {}
+    read = usage.get("cache_read_input_tokens") or 0
+    write = usage.get("cache_creation_input_tokens") or 0
     # Anthropic reports uncached input separately from cache reads and writes; ours counts all of it.
     return Usage(
-        input_tokens=(getattr(usage, "input_tokens", 0) or 0) + read + write,
-        output_tokens=getattr(usage, "output_tokens", 0) or 0,
+        input_tokens=(usage.get("input_tokens") or 0) + read + write,
+        output_tokens=usage.get("output_tokens") or 0,
         cache_read_tokens=read,
         cache_write_tokens=write,
     )
@@ -204,52 +211,61 @@ class AnthropicProvider(Provider):
         signatures: dict[int, list[str]] = {}
         usage = Usage()
         finish: Finish | None = None
+        response = stream.response
         try:
-            async for event in stream:
-                kind = event.type
-                if kind == "message_start":
-                    usage = _usage(event.message.usage)
-                elif kind == "content_block_start":
-                    block = event.content_block
-                    if block.type == "tool_use":
-                        open_blocks[event.index] = ("tool_use", block.id)
-                        yield tools.start(block.id, block.name)
-                    elif block.type == "redacted_thinking":
-                        open_blocks[event.index] = ("redacted_thinking", None)
-                        yield ThinkingEnd(redacted=block.data)
-                    else:
-                        open_blocks[event.index] = (block.type, None)
-                        if block.type == "text" and getattr(block, "text", ""):
-                            yield TextDelta(text=block.text)
-                        elif block.type == "thinking" and getattr(block, "thinking", ""):
-                            yield ThinkingDelta(text=block.thinking)
-                elif kind == "content_block_delta":
-                    delta = event.delta
-                    if delta.type == "text_delta":
-                        if delta.text:
-                            yield TextDelta(text=delta.text)
-                    elif delta.type == "thinking_delta":
-                        if delta.thinking:
-                            yield ThinkingDelta(text=delta.thinking)
-                    elif delta.type == "signature_delta":
-                        signatures.setdefault(event.index, []).append(delta.signature)
-                    elif delta.type == "input_json_delta":
-                        call_id = open_blocks[event.index][1]
-                        if delta.partial_json and call_id is not None:
-                            yield tools.delta(call_id, delta.partial_json)
-                elif kind == "content_block_stop":
-                    block_type, call_id = open_blocks.pop(event.index, ("", None))
-                    if block_type == "tool_use" and call_id is not None:
-                        yield tools.end(call_id)
-                    elif block_type == "thinking":
-                        yield ThinkingEnd(signature="".join(signatures.pop(event.index, [])) or None)
-                elif kind == "message_delta":
-                    if event.usage is not None:
-                        usage = usage.model_copy(update={"output_tokens": event.usage.output_tokens or 0})
-                    if event.delta.stop_reason:
-                        finish = Finish(
-                            reason=FINISH.get(event.delta.stop_reason, "other"), provider_reason=event.delta.stop_reason
-                        )
+            async for batch in sse.events(response.aiter_bytes()):
+                for name, event in batch:
+                    # As the SDK's own iterator: unnamed events and pings are skipped, `error` raises.
+                    if name == "error":
+                        message = event if isinstance(event, str) or event is None else f"{event}"
+                        raise stream_error(event, message or f"Error code: {response.status_code}")
+                    if name is None or name == "ping" or event is None:
+                        continue
+                    kind = event.get("type")
+                    if kind == "content_block_delta":
+                        delta = event["delta"]
+                        delta_type = delta.get("type")
+                        if delta_type == "text_delta":
+                            if delta.get("text"):
+                                yield TextDelta(text=delta["text"])
+                        elif delta_type == "thinking_delta":
+                            if delta.get("thinking"):
+                                yield ThinkingDelta(text=delta["thinking"])
+                        elif delta_type == "signature_delta":
+                            signatures.setdefault(event["index"], []).append(delta["signature"])
+                        elif delta_type == "input_json_delta":
+                            call_id = open_blocks[event["index"]][1]
+                            if delta.get("partial_json") and call_id is not None:
+                                yield tools.delta(call_id, delta["partial_json"])
+                    elif kind == "message_start":
+                        usage = _usage(event["message"].get("usage"))
+                    elif kind == "content_block_start":
+                        block = event["content_block"]
+                        block_type = block.get("type")
+                        if block_type == "tool_use":
+                            open_blocks[event["index"]] = ("tool_use", block["id"])
+                            yield tools.start(block["id"], block["name"])
+                        elif block_type == "redacted_thinking":
+                            open_blocks[event["index"]] = ("redacted_thinking", None)
+                            yield ThinkingEnd(redacted=block.get("data"))
+                        else:
+                            open_blocks[event["index"]] = (block_type, None)
+                            if block_type == "text" and block.get("text"):
+                                yield TextDelta(text=block["text"])
+                            elif block_type == "thinking" and block.get("thinking"):
+                                yield ThinkingDelta(text=block["thinking"])
+                    elif kind == "content_block_stop":
+                        block_type, call_id = open_blocks.pop(event["index"], ("", None))
+                        if block_type == "tool_use" and call_id is not None:
+                            yield tools.end(call_id)
+                        elif block_type == "thinking":
+                            yield ThinkingEnd(signature="".join(signatures.pop(event["index"], [])) or None)
+                    elif kind == "message_delta":
+                        if event.get("usage") is not None:
+                            usage = usage.model_copy(update={"output_tokens": event["usage"].get("output_tokens") or 0})
+                        stop_reason = (event.get("delta") or {}).get("stop_reason")
+                        if stop_reason:
+                            finish = Finish(reason=FINISH.get(stop_reason, "other"), provider_reason=stop_reason)
         except LLMError:
             raise
         except Exception as exc:
@@ -284,7 +300,7 @@ class AnthropicProvider(Provider):
         reason = FINISH.get(response.stop_reason or "", "other")
         return LLMResponse(
             message=Message(role="assistant", parts=tuple(parts)),
-            usage=_usage(response.usage),
+            usage=_usage(response.usage.model_dump()),
             finish=reason,
             provider_finish=response.stop_reason,
             malformed=tuple(malformed),

@@ -15,9 +15,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from google import genai
+from google.genai import _common as genai_common
 from google.genai import errors as genai_errors
+from google.genai import models as genai_models
+from google.genai import types as genai_types
 
 from app.llm.errors import LLMError, ProviderError, Throttled
+from app.llm.providers import sse
 from app.llm.providers.base import MAX_RAW_CHARS, ModelCall, Provider, ToolCallAssembler, collect
 from app.llm.providers.http_errors import connection_failure, from_status, is_transport_error
 from app.llm.types import (
@@ -140,31 +144,33 @@ def request_config(call: ModelCall) -> dict[str, Any]:
     return config
 
 
-def _usage(meta: Any) -> Usage:
-    if meta is None:
+def _usage(meta: dict[str, Any] | None) -> Usage:
+    """From the wire shape of `usageMetadata`."""
+    if not meta:
         return Usage()
+    thoughts = meta.get("thoughtsTokenCount") or 0
     return Usage(
-        input_tokens=getattr(meta, "prompt_token_count", 0) or 0,
-        output_tokens=(getattr(meta, "candidates_token_count", 0) or 0)
-        + (getattr(meta, "thoughts_token_count", 0) or 0),
-        cache_read_tokens=getattr(meta, "cached_content_token_count", 0) or 0,
-        reasoning_tokens=getattr(meta, "thoughts_token_count", 0) or 0,
+        input_tokens=meta.get("promptTokenCount") or 0,
+        output_tokens=(meta.get("candidatesTokenCount") or 0) + thoughts,
+        cache_read_tokens=meta.get("cachedContentTokenCount") or 0,
+        reasoning_tokens=thoughts,
     )
 
 
-def _finish_name(candidate: Any) -> str | None:
-    reason = getattr(candidate, "finish_reason", None)
-    if reason is None:
-        return None
-    return getattr(reason, "value", None) or str(reason)
+def _signature(value: str) -> str:
+    """Thought signatures are replayed in standard base64, whichever alphabet the wire used."""
+    return base64.b64encode(base64.urlsafe_b64decode(value)).decode()
 
 
-async def _single(response: Any) -> AsyncIterator[Any]:
-    yield response
+async def _single(response: Any) -> AsyncIterator[list[dict[str, Any]]]:
+    yield [response.model_dump(mode="json", by_alias=True, exclude_none=True)]
 
 
-async def events_from_chunks(chunks: AsyncIterator[Any]) -> AsyncIterator[LLMEvent]:
-    """Translate GenerateContentResponse chunks (a stream, or one whole response) into events."""
+async def events_from_chunks(
+    batches: AsyncIterator[list[dict[str, Any]]], *, finish_messages: bool = True
+) -> AsyncIterator[LLMEvent]:
+    """Translate GenerateContentResponse chunks in their wire shape (a stream, or one whole response).
+    `finish_messages=False` ignores `finishMessage`, as the SDK's AI Studio models (not Vertex's) always did."""
     tools = ToolCallAssembler()
     usage = Usage()
     finish_name: str | None = None
@@ -172,33 +178,35 @@ async def events_from_chunks(chunks: AsyncIterator[Any]) -> AsyncIterator[LLMEve
     saw_call = False
     message = ""
     try:
-        async for chunk in chunks:
-            if chunk.usage_metadata is not None:
-                usage = _usage(chunk.usage_metadata)
-            for candidate in (chunk.candidates or [])[:1]:
-                finish_name = _finish_name(candidate) or finish_name
-                message = getattr(candidate, "finish_message", None) or message
-                for part in (candidate.content.parts or []) if candidate.content else []:
-                    if part.thought and part.text:
-                        thinking_open = True
-                        yield ThinkingDelta(text=part.text)
-                        continue
-                    if thinking_open and (part.text or part.function_call):
-                        thinking_open = False
-                        yield ThinkingEnd()
-                    if part.function_call is not None:
-                        saw_call = True
-                        function = part.function_call
-                        call_id = function.id or f"call_{uuid.uuid4().hex[:24]}"
-                        yield tools.start(call_id, function.name or "")
-                        yield tools.delta(call_id, json.dumps(function.args or {}))
-                        end = tools.end(call_id)
-                        if part.thought_signature and end.kind == "tool_call_end":
-                            signature = base64.b64encode(part.thought_signature).decode()
-                            end = end.model_copy(update={"signature": signature})
-                        yield end
-                    elif part.text:
-                        yield TextDelta(text=part.text)
+        async for batch in batches:
+            for chunk in batch:
+                if chunk.get("usageMetadata") is not None:
+                    usage = _usage(chunk["usageMetadata"])
+                for candidate in (chunk.get("candidates") or [])[:1]:
+                    finish_name = candidate.get("finishReason") or finish_name
+                    if finish_messages:
+                        message = candidate.get("finishMessage") or message
+                    for part in (candidate.get("content") or {}).get("parts") or []:
+                        text = part.get("text")
+                        function = part.get("functionCall")
+                        if part.get("thought") and text:
+                            thinking_open = True
+                            yield ThinkingDelta(text=text)
+                            continue
+                        if thinking_open and (text or function):
+                            thinking_open = False
+                            yield ThinkingEnd()
+                        if function is not None:
+                            saw_call = True
+                            call_id = function.get("id") or f"call_{uuid.uuid4().hex[:24]}"
+                            yield tools.start(call_id, function.get("name") or "")
+                            yield tools.delta(call_id, json.dumps(function.get("args") or {}))
+                            end = tools.end(call_id)
+                            if part.get("thoughtSignature") and end.kind == "tool_call_end":
+                                end = end.model_copy(update={"signature": _signature(part["thoughtSignature"])})
+                            yield end
+                        elif text:
+                            yield TextDelta(text=text)
     except LLMError:
         raise
     except Exception as exc:
@@ -216,6 +224,41 @@ async def events_from_chunks(chunks: AsyncIterator[Any]) -> AsyncIterator[LLMEve
     yield Finish(reason=reason, provider_reason=finish_name)
 
 
+async def _open_stream(client: genai.Client, model: str, contents: list[dict[str, Any]], config: dict[str, Any]) -> Any:
+    """The SDK builds, authenticates and sends `streamGenerateContent` and raises its typed status errors, as in
+    its own `generate_content_stream`; the HTTP body is returned unread (its per-chunk models cost ~90 µs)."""
+    api = client.aio.models._api_client
+    params = genai_types._GenerateContentParameters(model=model, contents=contents, config=config)
+    to_wire = (
+        genai_models._GenerateContentParameters_to_vertex
+        if api.vertexai
+        else genai_models._GenerateContentParameters_to_mldev
+    )
+    request = to_wire(api, params, None, params)
+    path = "{model}:streamGenerateContent?alt=sse".format_map(request.get("_url") or {})
+    request.pop("config", None)
+    request = genai_common.encode_unserializable_types(genai_common.convert_to_dict(request))
+    http_request = api._build_request("post", path, request, None)
+    return await api._async_request(http_request=http_request, http_options=None, stream=True)
+
+
+async def _payloads(answer: Any) -> AsyncIterator[list[dict[str, Any]]]:
+    """Batches of JSON chunks of a stream; an `error` chunk raises the SDK's APIError for its code."""
+    response = answer.response_stream
+    try:
+        async for batch in sse.events(response.aiter_bytes()):
+            payloads = []
+            for _, data in batch:
+                if isinstance(data, dict) and data and next(iter(data)) == "error":
+                    code = (data["error"] or {}).get("code") if isinstance(data["error"], dict) else None
+                    await genai_errors.APIError.raise_error_async(code, data, answer)
+                if isinstance(data, dict):
+                    payloads.append(data)
+            yield payloads
+    finally:
+        await response.aclose()
+
+
 class GeminiProvider(Provider):
     def __init__(self, client: genai.Client, name: str = "gemini") -> None:
         self.client = client
@@ -224,18 +267,15 @@ class GeminiProvider(Provider):
     async def stream(self, call: ModelCall) -> AsyncIterator[LLMEvent]:
         _, contents = to_contents(call.request.messages)
         try:
-            stream = await self.client.aio.models.generate_content_stream(
-                model=call.route.model, contents=contents, config=request_config(call)
-            )
+            answer = await _open_stream(self.client, call.route.model, contents, request_config(call))
         except Exception as exc:
             raise map_gemini_error(exc) from exc
+        payloads = _payloads(answer)
         try:
-            async for event in events_from_chunks(stream):
+            async for event in events_from_chunks(payloads, finish_messages=bool(self.client.vertexai)):
                 yield event
         finally:
-            close = getattr(stream, "aclose", None)
-            if close is not None:
-                await close()
+            await payloads.aclose()
 
     async def complete(self, call: ModelCall) -> LLMResponse:
         _, contents = to_contents(call.request.messages)

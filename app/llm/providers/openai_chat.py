@@ -11,7 +11,7 @@ import openai
 
 from app.llm.errors import LLMError, ProviderError
 from app.llm.providers.base import ModelCall, Provider, ToolCallAssembler, parse_tool_call
-from app.llm.providers.openai_responses import EFFORT, map_openai_error
+from app.llm.providers.openai_responses import EFFORT, map_openai_error, openai_events
 from app.llm.types import (
     Finish,
     FinishReason,
@@ -110,25 +110,22 @@ def request_body(call: ModelCall) -> dict[str, Any]:
     return body
 
 
-def _usage(usage: Any) -> Usage:
-    if usage is None:
+def _usage(usage: dict[str, Any] | None) -> Usage:
+    """From the wire shape of `usage` (SDK models are dumped to it first)."""
+    if not usage:
         return Usage()
-    details = getattr(usage, "prompt_tokens_details", None)
-    completion = getattr(usage, "completion_tokens_details", None)
     return Usage(
-        input_tokens=usage.prompt_tokens or 0,
-        output_tokens=usage.completion_tokens or 0,
-        cache_read_tokens=getattr(details, "cached_tokens", 0) or 0,
-        reasoning_tokens=getattr(completion, "reasoning_tokens", 0) or 0,
+        input_tokens=usage.get("prompt_tokens") or 0,
+        output_tokens=usage.get("completion_tokens") or 0,
+        cache_read_tokens=(usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0,
+        reasoning_tokens=(usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0,
     )
 
 
-def _reasoning_text(delta: Any) -> str | None:
+def _reasoning_text(delta: dict[str, Any]) -> str | None:
     """Servers put reasoning in different places: `reasoning_content` (DeepSeek, vLLM) or `reasoning`."""
     for name in ("reasoning_content", "reasoning"):
-        value = getattr(delta, name, None)
-        if value is None and getattr(delta, "model_extra", None):
-            value = delta.model_extra.get(name)
+        value = delta.get(name)
         if isinstance(value, str) and value:
             return value
     return None
@@ -152,35 +149,41 @@ class OpenAIChatProvider(Provider):
         finish: Finish | None = None
         usage: Usage | None = None
         try:
-            async for chunk in stream:
-                if chunk.usage is not None:
-                    usage = _usage(chunk.usage)
-                for choice in chunk.choices[:1]:
-                    delta = choice.delta
-                    reasoning = _reasoning_text(delta) if delta is not None else None
-                    if reasoning:
-                        thinking_open = True
-                        yield ThinkingDelta(text=reasoning)
-                    if delta is not None and delta.content:
-                        if thinking_open:
-                            thinking_open = False
-                            yield ThinkingEnd()
-                        yield TextDelta(text=delta.content)
-                    for fragment in (delta.tool_calls or []) if delta is not None else []:
-                        if thinking_open:
-                            thinking_open = False
-                            yield ThinkingEnd()
-                        if fragment.index not in ids_by_index:
-                            call_id = fragment.id or f"call_{fragment.index}"
-                            ids_by_index[fragment.index] = call_id
-                            yield tools.start(call_id, fragment.function.name if fragment.function else "")
-                        arguments = fragment.function.arguments if fragment.function else None
-                        if arguments:
-                            yield tools.delta(ids_by_index[fragment.index], arguments)
-                    if choice.finish_reason:
-                        finish = Finish(
-                            reason=FINISH.get(choice.finish_reason, "other"), provider_reason=choice.finish_reason
-                        )
+            async for batch in openai_events(stream):
+                for _, chunk in batch:
+                    if not isinstance(chunk, dict):
+                        continue
+                    if chunk.get("usage") is not None:
+                        usage = _usage(chunk["usage"])
+                    for choice in (chunk.get("choices") or [])[:1]:
+                        delta = choice.get("delta") or {}
+                        if ("reasoning_content" in delta or "reasoning" in delta) and (
+                            reasoning := _reasoning_text(delta)
+                        ):
+                            thinking_open = True
+                            yield ThinkingDelta(text=reasoning)
+                        content = delta.get("content")
+                        if content:
+                            if thinking_open:
+                                thinking_open = False
+                                yield ThinkingEnd()
+                            yield TextDelta(text=content)
+                        for fragment in delta.get("tool_calls") or []:
+                            if thinking_open:
+                                thinking_open = False
+                                yield ThinkingEnd()
+                            index = fragment.get("index")
+                            function = fragment.get("function")
+                            if index not in ids_by_index:
+                                call_id = fragment.get("id") or f"call_{index}"
+                                ids_by_index[index] = call_id
+                                yield tools.start(call_id, function.get("name") if function else "")
+                            arguments = function.get("arguments") if function else None
+                            if arguments:
+                                yield tools.delta(ids_by_index[index], arguments)
+                        reason = choice.get("finish_reason")
+                        if reason:
+                            finish = Finish(reason=FINISH.get(reason, "other"), provider_reason=reason)
         except LLMError:
             raise
         except Exception as exc:
@@ -207,7 +210,7 @@ class OpenAIChatProvider(Provider):
         choice = response.choices[0]
         parts: list[Any] = []
         malformed: list[MalformedToolCallEvent] = []
-        reasoning = _reasoning_text(choice.message)
+        reasoning = _reasoning_text(choice.message.model_dump())
         if reasoning:
             parts.append(ThinkingPart(text=reasoning, provider=self.name))
         if choice.message.content:
@@ -221,7 +224,7 @@ class OpenAIChatProvider(Provider):
         reason = FINISH.get(choice.finish_reason or "", "other")
         return LLMResponse(
             message=Message(role="assistant", parts=tuple(parts)),
-            usage=_usage(response.usage),
+            usage=_usage(response.usage.model_dump() if response.usage else None),
             finish=reason,
             provider_finish=choice.finish_reason,
             malformed=tuple(malformed),

@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import openai
+from openai._httpx2 import request_exceptions, timeout_exceptions
 
 from app.llm.errors import LLMError, ProviderError
+from app.llm.providers import sse
 from app.llm.providers.base import ModelCall, Provider, ToolCallAssembler, parse_tool_call
 from app.llm.providers.http_errors import connection_failure, from_status, is_transport_error
 from app.llm.types import (
@@ -51,6 +53,41 @@ def _message(exc: openai.APIStatusError) -> str:
         if isinstance(error, dict) and error.get("message"):
             return str(error["message"])
     return str(exc.message)
+
+
+async def openai_events(stream: Any) -> AsyncIterator[list[tuple[str | None, Any]]]:
+    """Batches of decoded events of an SDK stream's HTTP body, failing as the SDK's own iterator would: a
+    transport failure becomes its APITimeoutError / APIConnectionError, an `error` member its APIError;
+    `[DONE]` ends the stream."""
+    response = stream.response
+    chunks = response.aiter_bytes()
+    try:
+        async for batch in sse.events(_sdk_errors(chunks, response.request)):
+            for index, (_, data) in enumerate(batch):
+                if isinstance(data, str) and data.startswith("[DONE]"):
+                    if index:
+                        yield batch[:index]
+                    await sse.drain(chunks)
+                    return
+                if isinstance(data, dict) and data.get("error"):
+                    error = data["error"]
+                    message = error.get("message") if isinstance(error, dict) else None
+                    if not message or not isinstance(message, str):
+                        message = "An error occurred during streaming"
+                    raise openai.APIError(message=message, request=response.request, body=error)
+            yield batch
+    finally:
+        await response.aclose()
+
+
+async def _sdk_errors(chunks: AsyncIterator[bytes], request: Any) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in chunks:
+            yield chunk
+    except timeout_exceptions() as exc:
+        raise openai.APITimeoutError(request=request) from exc
+    except request_exceptions() as exc:
+        raise openai.APIConnectionError(request=request) from exc
 
 
 def _content(parts: tuple[Any, ...], *, role: str) -> list[dict[str, Any]]:
@@ -138,23 +175,22 @@ def request_body(call: ModelCall, provider: str) -> dict[str, Any]:
     return body
 
 
-def _usage(usage: Any) -> Usage:
-    if usage is None:
+def _usage(usage: dict[str, Any] | None) -> Usage:
+    """From the wire shape of `usage` (SDK models are dumped to it first)."""
+    if not usage:
         return Usage()
-    cached = getattr(getattr(usage, "input_tokens_details", None), "cached_tokens", 0) or 0
-    reasoning = getattr(getattr(usage, "output_tokens_details", None), "reasoning_tokens", 0) or 0
     return Usage(
-        input_tokens=usage.input_tokens or 0,
-        output_tokens=usage.output_tokens or 0,
-        cache_read_tokens=cached,
-        reasoning_tokens=reasoning,
+        input_tokens=usage.get("input_tokens") or 0,
+        output_tokens=usage.get("output_tokens") or 0,
+        cache_read_tokens=(usage.get("input_tokens_details") or {}).get("cached_tokens") or 0,
+        reasoning_tokens=(usage.get("output_tokens_details") or {}).get("reasoning_tokens") or 0,
     )
 
 
-def _finish(response: Any, saw_tool_call: bool) -> Finish:
-    status = getattr(response, "status", None)
+def _finish(response: dict[str, Any], saw_tool_call: bool) -> Finish:
+    status = response.get("status")
     if status == "incomplete":
-        reason = getattr(getattr(response, "incomplete_details", None), "reason", None)
+        reason = (response.get("incomplete_details") or {}).get("reason")
         mapped: FinishReason = {"max_output_tokens": "max_tokens", "content_filter": "content_filter"}.get(
             reason or "", "other"
         )  # type: ignore[assignment]
@@ -178,37 +214,41 @@ class OpenAIResponsesProvider(Provider):
         saw_tool_call = False
         finished = False
         try:
-            async for event in stream:
-                kind = event.type
-                if kind == "response.output_text.delta":
-                    if event.delta:
-                        yield TextDelta(text=event.delta)
-                elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
-                    if event.delta:
-                        yield ThinkingDelta(text=event.delta)
-                elif kind == "response.output_item.added" and event.item.type == "function_call":
-                    call_ids[event.item.id or event.item.call_id] = event.item.call_id
-                    saw_tool_call = True
-                    yield tools.start(event.item.call_id, event.item.name)
-                    if event.item.arguments:
-                        yield tools.delta(event.item.call_id, event.item.arguments)
-                elif kind == "response.function_call_arguments.delta":
-                    yield tools.delta(call_ids[event.item_id], event.delta)
-                elif kind == "response.output_item.done":
-                    item = event.item
-                    if item.type == "function_call":
-                        yield tools.end(item.call_id, final_arguments=item.arguments)
-                    elif item.type == "reasoning":
-                        yield ThinkingEnd(item_id=item.id, redacted=getattr(item, "encrypted_content", None))
-                elif kind in ("response.completed", "response.incomplete"):
-                    finished = True
-                    yield UsageEvent(usage=_usage(event.response.usage))
-                    yield _finish(event.response, saw_tool_call)
-                elif kind == "response.failed":
-                    error = getattr(event.response, "error", None)
-                    raise _stream_error(getattr(error, "code", None), getattr(error, "message", "response failed"))
-                elif kind == "error":
-                    raise _stream_error(getattr(event, "code", None), event.message)
+            async for batch in openai_events(stream):
+                for _, event in batch:
+                    if not isinstance(event, dict):
+                        continue
+                    kind = event.get("type")
+                    if kind == "response.output_text.delta":
+                        if event.get("delta"):
+                            yield TextDelta(text=event["delta"])
+                    elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
+                        if event.get("delta"):
+                            yield ThinkingDelta(text=event["delta"])
+                    elif kind == "response.output_item.added" and event["item"].get("type") == "function_call":
+                        item = event["item"]
+                        call_ids[item.get("id") or item["call_id"]] = item["call_id"]
+                        saw_tool_call = True
+                        yield tools.start(item["call_id"], item["name"])
+                        if item.get("arguments"):
+                            yield tools.delta(item["call_id"], item["arguments"])
+                    elif kind == "response.function_call_arguments.delta":
+                        yield tools.delta(call_ids[event["item_id"]], event["delta"])
+                    elif kind == "response.output_item.done":
+                        item = event["item"]
+                        if item.get("type") == "function_call":
+                            yield tools.end(item["call_id"], final_arguments=item.get("arguments"))
+                        elif item.get("type") == "reasoning":
+                            yield ThinkingEnd(item_id=item.get("id"), redacted=item.get("encrypted_content"))
+                    elif kind in ("response.completed", "response.incomplete"):
+                        finished = True
+                        yield UsageEvent(usage=_usage(event["response"].get("usage")))
+                        yield _finish(event["response"], saw_tool_call)
+                    elif kind == "response.failed":
+                        error = event["response"].get("error") or {}
+                        raise _stream_error(error.get("code"), error.get("message", "response failed"))
+                    elif kind == "error":
+                        raise _stream_error(event.get("code"), event.get("message"))
         except LLMError:
             raise
         except Exception as exc:
@@ -246,10 +286,10 @@ class OpenAIResponsesProvider(Provider):
                     parts.append(ToolCallPart(id=parsed.id, name=parsed.name, arguments=parsed.arguments))
                 else:
                     malformed.append(parsed)
-        finish = _finish(response, any(isinstance(p, ToolCallPart) for p in parts) or bool(malformed))
+        finish = _finish(response.model_dump(), any(isinstance(p, ToolCallPart) for p in parts) or bool(malformed))
         return LLMResponse(
             message=Message(role="assistant", parts=tuple(parts)),
-            usage=_usage(response.usage),
+            usage=_usage(response.usage.model_dump() if response.usage else None),
             finish=finish.reason,
             provider_finish=finish.provider_reason,
             malformed=tuple(malformed),
