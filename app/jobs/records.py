@@ -51,3 +51,11 @@ async def team_job(team_id: int, raw_id: Any) -> JobRecord:
     if job is None:
         raise JobNotFound("job not found")
     return job
+
+
+async def team_counts(team_id: int) -> dict[str, dict[str, int]]:
+    """The team's queue at a glance: {kind: {status: count}} for queued, running, failed and dead jobs."""
+    counts: dict[str, dict[str, int]] = {}
+    for row in await store.team_counts(team_id):
+        counts.setdefault(row["kind"], {})[row["status"]] = row["n"]
+    return counts

@@ -208,3 +208,12 @@ async def counts() -> list[dict[str, Any]]:
         "SELECT kind, status, count(*)::int AS n FROM jobs WHERE status IN ('QUEUED', 'RUNNING', 'FAILED', 'DEAD') "
         "GROUP BY kind, status"
     )
+
+
+async def team_counts(team_id: int) -> list[dict[str, Any]]:
+    """One team's unfinished and dead jobs by kind and status."""
+    return await _db().execute_query_dict(
+        "SELECT kind, status, count(*)::int AS n FROM jobs WHERE team_id = $1 "
+        "AND status IN ('QUEUED', 'RUNNING', 'FAILED', 'DEAD') GROUP BY kind, status ORDER BY kind, status",
+        [team_id],
+    )
