@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -15,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 
 from app.releases.changes import Contributors, ReleaseFacts, ReleaseRange
 from app.releases.render import render
-from tests.contract.conftest import ROOT, Deployment, deployment  # noqa: F401 - the module's server
+from tests.contract.conftest import ROOT, Deployment, create_database, prepare
+from tests.fakes.jira_server import API_TOKEN, EMAIL, FakeJira
 from tests.search.conftest import FILES, write_tree
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -34,6 +38,33 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+@pytest.fixture(scope="module")
+def jira() -> Iterator[FakeJira]:
+    with FakeJira() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def deployment(servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """The module's `adjutant serve`, allowed to reach the fake Jira on loopback (approving a docs ticket opens
+    an issue there) and holding a key to seal the connection's credentials."""
+    workdir = tmp_path_factory.mktemp("web-deployment")
+    name = f"web_{os.getpid()}"
+    database_url = asyncio.run(create_database(servers, name))
+    overrides = {
+        "ADJUTANT_SECRETS__KEYS": "k1:" + base64.b64encode(bytes(range(32))).decode(),
+        "ADJUTANT_INTEGRATIONS__ALLOWED_HOSTS": '["127.0.0.1"]',
+    }
+    target = prepare(workdir, database_url, servers.redis_url, f"web{os.getpid() % 10**6}:", **overrides)
+    target.tokens["ada"] = target.issue_token("ada@example.com")
+    target.tokens["eve"] = target.issue_token("eve@example.com")
+    target.start_server()
+    try:
+        yield target
+    finally:
+        target.stop()
 
 
 def cli(target: Deployment, *args: str) -> str:
@@ -77,15 +108,18 @@ class Seeded:
     rival_job_id: int
     ticket_id: int
     rival_ticket_id: int
+    approvable_ticket_id: int
+    jira: FakeJira
 
     def url(self, path: str) -> str:
         return self.deployment.url() + path
 
 
 @pytest.fixture(scope="module")
-def web(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Seeded:  # noqa: F811
+def web(deployment: Deployment, jira: FakeJira, tmp_path_factory: pytest.TempPathFactory) -> Seeded:
     """The module's deployment with what the pages show: an indexed repository, a draft release note, a dead
-    job, and a second team (`rival`) with a session and a job of its own."""
+    job, draft docs tickets and the team's Jira connection, and a second team (`rival`) with a session, a job and
+    a ticket of its own."""
     workdir = tmp_path_factory.mktemp("web-seed")
     write_tree(workdir / "shop", FILES)
     cli(deployment, "index", str(workdir / "shop"), "--name", "shop", "--team", "core")
@@ -120,7 +154,22 @@ def web(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> See
     zero = "[" + ",".join(["0"] * 383 + ["1"]) + "]"
     ticket = run_sql(deployment, insert_ticket, team["core"], "Document token rotation", zero)[0]["id"]
     rival_ticket = run_sql(deployment, insert_ticket, team["rival"], "Rival docs gap", zero)[0]["id"]
-    return Seeded(deployment, note_id, dead, rival, ticket, rival_ticket)
+    approvable = run_sql(deployment, insert_ticket, team["core"], "Document the webhook retries", zero)[0]["id"]
+    connection = {
+        "kind": "jira",
+        "name": "jira",
+        "base_url": jira.url,
+        "credentials": {"email": EMAIL, "api_token": API_TOKEN},
+        "options": {"deployment": "cloud", "default_project": "ENG"},
+    }
+    added = httpx.post(
+        deployment.url() + "/v1/integrations",
+        json=connection,
+        headers={"Authorization": f"Bearer {deployment.tokens['ada']}"},
+        timeout=30,
+    )
+    assert added.status_code == 201, added.text
+    return Seeded(deployment, note_id, dead, rival, ticket, rival_ticket, approvable, jira)
 
 
 @pytest.fixture(scope="module")

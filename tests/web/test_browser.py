@@ -236,7 +236,8 @@ def test_integrations_usage_reviews_and_team_pages(web: Seeded, browser, shots: 
     page.get_by_role("button", name="Connect").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Not valid")
     assert "ghp_sekritvalue" not in page.content(), "a secret is never shown back"
-    assert run_sql(web.deployment, "SELECT count(*) AS n FROM integrations")[0]["n"] == 0
+    names = [row["name"] for row in run_sql(web.deployment, "SELECT name FROM integrations")]
+    assert names == ["jira"], "only the seeded connection: the refused one stored nothing"
     page.goto(web.url("/app/integrations"))
     shots.take(page, "integrations")
 
@@ -321,4 +322,22 @@ def test_a_draft_docs_ticket_is_rejected_and_another_teams_ticket_is_404(web: Se
         run_sql(web.deployment, "SELECT status FROM doc_tickets WHERE id = $1", web.rival_ticket_id)[0]["status"]
         == "draft"
     )
+    page.close()
+
+
+def test_approving_a_draft_docs_ticket_opens_the_jira_issue_with_its_evidence(web: Seeded, browser, shots: Shots):
+    page = browser.new_page()
+    sign_in(page, web)
+    page.goto(web.url(f"/app/feedback/tickets/{web.approvable_ticket_id}"))
+    page.get_by_role("button", name="Approve").click()
+    expect(page.locator("h1 .badge")).to_have_text("open")
+    shots.take(page, "feedback-ticket-approved")
+    row = run_sql(
+        web.deployment, "SELECT status, tracker, external_id FROM doc_tickets WHERE id = $1", web.approvable_ticket_id
+    )[0]
+    assert (row["status"], row["tracker"]) == ("open", "jira")
+    issue = web.jira.issues[row["external_id"]]
+    assert issue.summary == "Document the webhook retries"
+    expect(page.locator("main")).to_contain_text(row["external_id"])
+    expect(page.get_by_role("button", name="Approve")).to_have_count(0)
     page.close()
