@@ -9,6 +9,7 @@ A change of state is recorded once, and audited, when a review applies the polic
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 from app.db.repositories import audit
@@ -199,3 +200,34 @@ async def precision_report(team_id: int, repository: str, review: ReviewSettings
             )
         )
     return found
+
+
+@dataclass(frozen=True)
+class PrecisionHistory:
+    """Precision per category at the end of each day, counting every signal up to that day (the prior included);
+    None before a category's first signal."""
+
+    days: list[date]
+    categories: dict[str, list[float | None]]
+
+
+async def precision_history(team_id: int, repository: str, *, days: int = 90) -> PrecisionHistory:
+    """How each category's measured precision moved over the last `days` days, from the signals' own dates."""
+    today = datetime.now(UTC).date()
+    first = today - timedelta(days=days - 1)
+    before = await store.tallies_before(team_id, repository, first)
+    daily = await store.daily_tallies(team_id, repository, first)
+    running = {category: Tally(t.useful, t.not_useful) for category, t in before.items()}
+    by_day: dict[date, list[tuple[str, Tally]]] = {}
+    for day, category, tally in daily:
+        by_day.setdefault(day, []).append((category, tally))
+    names = sorted({*running, *(category for _, category, _ in daily)})
+    series: dict[str, list[float | None]] = {name: [] for name in names}
+    span = [first + timedelta(days=offset) for offset in range(days)]
+    for day in span:
+        for category, tally in by_day.get(day, []):
+            seen = running.get(category, Tally())
+            running[category] = Tally(seen.useful + tally.useful, seen.not_useful + tally.not_useful)
+        for name in names:
+            series[name].append(precision_of(running[name]) if name in running else None)
+    return PrecisionHistory(span, series)

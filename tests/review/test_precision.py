@@ -71,3 +71,39 @@ def test_command_roles_come_from_the_rules_and_the_platform_permission():
     ]
     assert allowed("maintainer", "admin") and not allowed("maintainer", "member") and not allowed("member", None)
     assert allowed("anyone", None)
+
+
+async def test_the_history_counts_every_signal_up_to_each_day_and_only_the_repository_asked_for(db):
+    from datetime import UTC, datetime, timedelta
+
+    from app.db.models import ReviewFeedbackSignal
+    from app.db.repositories import identity
+    from app.db.repositories import review_feedback as store
+    from app.db.repositories.review_feedback import Signal
+    from app.review.precision import precision_history
+
+    team = await identity.get_or_create_team("core")
+    other = await identity.get_or_create_team("other")
+    today = datetime.now(UTC).replace(hour=12)
+    comments = iter(range(100))
+
+    async def signal(days_ago: int, category: str, useful: bool, *, team_id: int = team.id, repo: str = "acme/shop"):
+        name = f"comment-{next(comments)}"
+        assert await store.record(team_id, Signal(repo, category, "github", name, "thumbs_up", "ann", useful))
+        await ReviewFeedbackSignal.filter(source_comment=name).update(created_at=today - timedelta(days=days_ago))
+
+    await signal(40, "security", False)  # before the window: counted in the starting point
+    await signal(5, "security", True)
+    await signal(5, "security", True)
+    await signal(2, "style", False)
+    await signal(2, "style", False, team_id=other.id)  # another team's, and another repository's: never counted
+    await signal(1, "style", True, repo="acme/other")
+
+    history = await precision_history(team.id, "acme/shop", days=10)
+    assert len(history.days) == 10 and history.days[-1] == today.date()
+    assert set(history.categories) == {"security", "style"}
+    security, style = history.categories["security"], history.categories["style"]
+    assert security[0] == precision_of(Tally(0, 1))  # the old signal carried into the window
+    assert security[3] == precision_of(Tally(0, 1)) and security[4] == precision_of(Tally(2, 1))  # 5 days ago
+    assert security[-1] == precision_of(Tally(2, 1))
+    assert style[:7] == [None] * 7 and style[7] == precision_of(Tally(0, 1)) == style[-1]

@@ -259,9 +259,11 @@ def test_integrations_usage_reviews_and_team_pages(web: Seeded, browser, shots: 
     run_sql(web.deployment, signal, teams["rival"], "rival-only", "c4", "thumbs_down", False)
     page.goto(web.url("/app/reviews?repo=acme/shop"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Reviews of acme/shop")
-    expect(page.locator("tr", has_text="security").locator("td").nth(3)).to_have_text("0.75")
+    precision = page.locator("table.precision tr", has_text="security")
+    expect(precision.locator("td").nth(3)).to_have_text("0.75")
     expect(page.locator("main")).not_to_contain_text("rival-only")
-    expect(page.locator(".chart canvas")).to_be_visible()
+    expect(page.locator(".chart canvas")).to_have_count(2)  # per category now, and per day
+    expect(page.locator(".u-legend", has_text="security")).to_have_count(1)  # a line of the history
     shots.take(page, "reviews")
     page.goto(web.url("/app/reviews/audit"))
     shots.take(page, "audit")

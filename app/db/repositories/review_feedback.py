@@ -4,6 +4,7 @@ team id; a signal is stored once per source comment, kind and actor (an IDE vote
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 
 from tortoise import Tortoise
 
@@ -65,6 +66,27 @@ async def tallies(team_id: int, repository: str) -> dict[str, Tally]:
         [team_id, repository],
     )
     return {row["category"]: Tally(int(row["useful"]), int(row["not_useful"])) for row in rows}
+
+
+async def tallies_before(team_id: int, repository: str, day: date) -> dict[str, Tally]:
+    """Signals of one repository per category recorded before `day` (UTC)."""
+    rows = await Tortoise.get_connection("default").execute_query_dict(
+        "SELECT category, count(*) FILTER (WHERE useful) AS useful, count(*) FILTER (WHERE NOT useful) AS not_useful "
+        "FROM review_feedback_signals WHERE team_id = $1 AND repository = $2 AND created_at < $3 GROUP BY category",
+        [team_id, repository, datetime.combine(day, time(), UTC)],
+    )
+    return {row["category"]: Tally(row["useful"], row["not_useful"]) for row in rows}
+
+
+async def daily_tallies(team_id: int, repository: str, since: date) -> list[tuple[date, str, Tally]]:
+    """Signals of one repository per day (UTC) and category from `since` on, oldest first."""
+    rows = await Tortoise.get_connection("default").execute_query_dict(
+        "SELECT (created_at AT TIME ZONE 'UTC')::date AS day, category, count(*) FILTER (WHERE useful) AS useful, "
+        "count(*) FILTER (WHERE NOT useful) AS not_useful FROM review_feedback_signals "
+        "WHERE team_id = $1 AND repository = $2 AND created_at >= $3 GROUP BY 1, 2 ORDER BY 1, 2",
+        [team_id, repository, datetime.combine(since, time(), UTC)],
+    )
+    return [(row["day"], row["category"], Tally(row["useful"], row["not_useful"])) for row in rows]
 
 
 async def states(team_id: int, repository: str) -> dict[str, ReviewCategoryState]:

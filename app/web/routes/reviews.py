@@ -10,12 +10,13 @@ from sanic.response import HTTPResponse
 from app.api.validation import parse_query
 from app.db.wire_types import MAX_WIRE_ID, WireStr
 from app.review.pr import records
-from app.review.precision import precision_report
+from app.review.precision import PrecisionHistory, precision_history, precision_report
 from app.web.access import page
 from app.web.rendering import render
 
 bp = Blueprint("web_reviews", url_prefix="/app")
 PAGE_SIZE = 25
+HISTORY_DAYS = 90
 
 
 class ReviewsListQuery(BaseModel):
@@ -40,6 +41,15 @@ def precision_chart(categories: list[object]) -> dict[str, object]:
     }
 
 
+def history_chart(history: PrecisionHistory) -> dict[str, object]:
+    """A line per category: its precision at the end of each day, counting every signal up to that day."""
+    return {
+        "days": [day.isoformat() for day in history.days],
+        "max": 1,
+        "series": [{"label": name, "values": values} for name, values in history.categories.items()],
+    }
+
+
 @bp.get("/reviews")
 @page()
 async def reviews(request: Request) -> HTTPResponse:
@@ -47,8 +57,10 @@ async def reviews(request: Request) -> HTTPResponse:
     team_id = request.ctx.web.principal.team_id
     runs, next_before = await records.team_runs(team_id, limit=PAGE_SIZE, before_id=query.before_id, repo=query.repo)
     categories = []
+    history = PrecisionHistory([], {})
     if query.repo:
         categories = await precision_report(team_id, query.repo, request.app.ctx.settings.review)
+        history = await precision_history(team_id, query.repo, days=HISTORY_DAYS)
     return render(
         request,
         "reviews.html",
@@ -58,6 +70,8 @@ async def reviews(request: Request) -> HTTPResponse:
         repo=query.repo or "",
         categories=categories,
         chart=precision_chart(categories),
+        history=history_chart(history),
+        history_days=HISTORY_DAYS,
     )
 
 
