@@ -41,9 +41,11 @@ async def register(
     source_kind: str,
     force: bool,
     source_credentials: str | None = None,
+    commit: str | None = None,
 ) -> Repository:
     """Claim the repository's one index job and queue it; a job already queued or running is a Conflict.
-    `source` holds no credentials; a git URL's are given sealed (app.search.git_credentials)."""
+    `source` holds no credentials; a git URL's are given sealed (app.search.git_credentials). `commit`: the
+    head the caller saw (a crawl), part of the job's idempotency key."""
     repo, claimed = await store.claim_index_job(
         team_id=team_id,
         name=name,
@@ -57,7 +59,8 @@ async def register(
             f"{name} is already {repo.status.lower()}; poll GET /v1/repositories/{repo.id}, "
             "or send force=true if that job was lost"
         )
-    await jobs.enqueue(INDEX_JOB, job_payload(repo.id, repo.index_job), f"index:{repo.id}:{repo.index_job}", team_id)
+    key = f"index:{repo.id}:{repo.index_job}" + (f":{commit}" if commit else "")
+    await jobs.enqueue(INDEX_JOB, job_payload(repo.id, repo.index_job), key, team_id)
     return repo
 
 
