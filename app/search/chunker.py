@@ -16,6 +16,11 @@ from tree_sitter import Node
 
 from app.search.languages import BINDINGS, binds_function, definition_kinds, definition_name, has_grammar, parser_for
 
+# The version of what indexing derives from a file's text (chunks, their embedding text and search text).
+# Above 1, a file's stored hash and every chunk's hash include it, so bumping it makes the indexer re-chunk
+# and re-embed each file once on its next run, and no embedding of the old format is reused from the cache.
+# Format 1 is what every index was built with before the version existed: its hashes are the plain ones.
+INDEX_FORMAT = 1
 MAX_CHARS = 1800
 MIN_CHARS = 250
 WINDOW_LINES = 60
@@ -39,7 +44,8 @@ class Chunk:
 
     @property
     def content_hash(self) -> str:
-        return hashlib.sha256(f"{self.path}\n{self.text}".encode()).hexdigest()
+        versioned = "" if INDEX_FORMAT == 1 else f"{INDEX_FORMAT}\n"
+        return hashlib.sha256(f"{versioned}{self.path}\n{self.text}".encode()).hexdigest()
 
     @property
     def denotation(self) -> str:
@@ -53,6 +59,13 @@ class Chunk:
     def search_text(self) -> str:
         """Full-text input: the path, the names, and identifiers split into words (parseConfig -> parse config)."""
         return search_words(" ".join([self.path.replace("/", " "), " ".join(self.names), self.text]))
+
+
+def indexed_file_hash(content_hash: str) -> str:
+    """The hash stored for an indexed file: its content's, bound to the index format."""
+    if INDEX_FORMAT == 1:
+        return content_hash
+    return hashlib.sha256(f"{INDEX_FORMAT}\n{content_hash}".encode()).hexdigest()
 
 
 def split_identifier(word: str) -> list[str]:

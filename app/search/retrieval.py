@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from app.db.repositories import code as store
-from app.search.chunker import search_words
+from app.search.chunker import IDENTIFIER, search_words, split_identifier
 from app.search.embeddings import Embedder
 
 Mode = Literal["hybrid", "fts", "vector"]
+Fusion = Literal["rrf", "scores"]
 STOPWORDS = frozenset(
     {
         "a",
@@ -77,6 +78,7 @@ STOPWORDS = frozenset(
     }
 )
 TERM = re.compile(r"^[a-z0-9_]+$")
+SYMBOL_WORDS = 3
 
 
 @dataclass
@@ -91,6 +93,9 @@ class SearchHit:
     text: str
     score: float
     ranks: dict[str, int] = field(default_factory=dict)
+    # Cosine similarity to the query when the vector ranking found the chunk: an absolute relevance that
+    # fused rank scores cannot give (answers refuse below a floor of it).
+    similarity: float | None = None
 
     @property
     def denotation(self) -> str:
@@ -137,6 +142,84 @@ def fuse(
     return [(scores[i], rows[i], ranks[i]) for i in ordered]
 
 
+def stem(word: str) -> str:
+    """A light English stem (plurals, -ing, -ed, a final e), so `retries` meets `retry` and `parsing` meets
+    `parse`; only used to compare a query with symbol names, never stored."""
+    if len(word) <= 4 or not word.isalpha():
+        return word
+    if word.endswith("ies"):
+        word = word[:-3] + "y"
+    elif word.endswith(("sses", "ches", "shes", "xes", "zes")):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    if len(word) > 5 and word.endswith("ing"):
+        word = word[:-3]
+    elif len(word) > 4 and word.endswith("ed"):
+        word = word[:-2]
+    if len(word) > 4 and word.endswith("e"):
+        word = word[:-1]
+    return word
+
+
+def query_terms(query: str) -> frozenset[str]:
+    return frozenset(stem(w) for w in search_words(query).split() if w not in STOPWORDS and len(w) > 1)
+
+
+def symbol_match(row: dict[str, Any], terms: frozenset[str]) -> float:
+    """How much of the chunk's innermost symbol name the query says, 0..1 (three words say all): a function's
+    name is the shortest summary of what it does."""
+    if not row.get("symbol"):
+        return 0.0
+    parts = {stem(p) for p in split_identifier(row["symbol"]) or [row["symbol"].lower()]}
+    return min(len(parts & terms), SYMBOL_WORDS) / SYMBOL_WORDS
+
+
+def fuse_scores(
+    rankings: dict[str, list[dict[str, Any]]],
+    text_weight: float,
+    *,
+    symbol_weight: float = 0.0,
+    terms: frozenset[str] = frozenset(),
+) -> list[tuple[float, dict[str, Any], dict[str, int]]]:
+    """Score fusion: cosine similarity plus `text_weight` times the full-text rank scaled by the best one,
+    plus `symbol_weight` times the symbol-name match. Unlike rank fusion it keeps how far apart the
+    candidates are, which matters when one method is sure. A chunk only full text found starts from the
+    lowest similarity among the vector candidates."""
+    vector, text = rankings.get("vector", []), rankings.get("fts", [])
+    scores: dict[int, float] = {}
+    rows: dict[int, dict[str, Any]] = {}
+    ranks: dict[int, dict[str, int]] = {}
+    for rank, row in enumerate(vector, start=1):
+        scores[row["id"]] = float(row["score"])
+        rows[row["id"]] = row
+        ranks.setdefault(row["id"], {})["vector"] = rank
+    base = min(scores.values(), default=0.0)
+    best = max((float(row["score"]) for row in text), default=0.0) or 1.0
+    for rank, row in enumerate(text, start=1):
+        scores[row["id"]] = scores.get(row["id"], base) + text_weight * float(row["score"]) / best
+        rows.setdefault(row["id"], row)
+        ranks.setdefault(row["id"], {})["fts"] = rank
+    if symbol_weight:
+        for chunk_id, row in rows.items():
+            scores[chunk_id] += symbol_weight * symbol_match(row, terms)
+    ordered = sorted(scores, key=lambda chunk_id: (-scores[chunk_id], chunk_id))
+    return [(scores[i], rows[i], ranks[i]) for i in ordered]
+
+
+def embedding_query(query: str) -> str:
+    """The query as the embedding model reads it: compound identifiers it names are added as words
+    (`parseConfig` -> parse config), since the model splits them into sub-word pieces that mean little."""
+    words = IDENTIFIER.findall(query)
+    said = {w.lower() for w in words}
+    extra: list[str] = []
+    for word in words:
+        for part in split_identifier(word):
+            if part not in said and part not in extra:
+                extra.append(part)
+    return f"{query} ({' '.join(extra)})" if extra else query
+
+
 class CodeSearch:
     """Hybrid retrieval over indexed chunks: full-text and vector rankings fused by reciprocal rank."""
 
@@ -148,12 +231,18 @@ class CodeSearch:
         rrf_k: int,
         ef_search: int,
         weights: dict[str, float] | None = None,
+        fusion: Fusion = "rrf",
+        text_weight: float = 0.1,
+        symbol_weight: float = 0.0,
     ) -> None:
         self.embedder_factory = embedder_factory  # lazily loaded: the model costs ~90 MiB
         self.candidates = candidates
         self.rrf_k = rrf_k
         self.ef_search = ef_search
         self.weights = weights or {}
+        self.fusion = fusion
+        self.text_weight = text_weight
+        self.symbol_weight = symbol_weight
 
     def embedder(self) -> Embedder:
         return self.embedder_factory()
@@ -182,7 +271,7 @@ class CodeSearch:
                 )
         if mode in ("hybrid", "vector") and vector_ids:
             embedder = await asyncio.to_thread(self.embedder)
-            (vector,) = await asyncio.to_thread(embedder.embed, [query])
+            (vector,) = await asyncio.to_thread(embedder.embed, [embedding_query(query)])
             rankings["vector"] = await store.nearest(
                 vector,
                 vector_ids,
@@ -191,8 +280,14 @@ class CodeSearch:
                 path_prefix=path_prefix,
                 language=language,
             )
+        similarity = {row["id"]: float(row["score"]) for row in rankings.get("vector", [])}
         hits = []
-        for score, row, ranks in fuse(rankings, self.rrf_k, self.weights)[:top_k]:
+        fused = (
+            fuse_scores(rankings, self.text_weight, symbol_weight=self.symbol_weight, terms=query_terms(query))
+            if self.fusion == "scores"
+            else fuse(rankings, self.rrf_k, self.weights)
+        )
+        for score, row, ranks in fused[:top_k]:
             symbols = json.loads(row["symbols"]) if isinstance(row["symbols"], str) else row["symbols"]
             hits.append(
                 SearchHit(
@@ -206,6 +301,7 @@ class CodeSearch:
                     text=row["text"],
                     score=score,
                     ranks=ranks,
+                    similarity=similarity.get(row["id"]),
                 )
             )
         return hits

@@ -61,6 +61,9 @@ class SearchService:
             rrf_k=settings.search.rrf_k,
             ef_search=settings.search.hnsw_ef_search,
             weights={"fts": settings.search.fts_weight, "vector": settings.search.vector_weight},
+            fusion=settings.search.fusion,
+            text_weight=settings.search.text_weight,
+            symbol_weight=settings.search.symbol_weight,
         )
 
     def embedder(self) -> Embedder:
