@@ -110,6 +110,7 @@ def crawl_start(
     team: TeamOption = "default",
     org: Annotated[str | None, typer.Option(help="A GitHub organisation.")] = None,
     group: Annotated[str | None, typer.Option(help="A GitLab group (with its subgroups).")] = None,
+    workspace: Annotated[str | None, typer.Option(help="A Bitbucket workspace.")] = None,
     topic: Annotated[str | None, typer.Option(help="Repositories with this topic (within --org/--group).")] = None,
     name: Annotated[list[str] | None, typer.Option("--name", help="A full repository name (repeatable).")] = None,
     language: Annotated[list[str] | None, typer.Option("--language", help="Main language (repeatable).")] = None,
@@ -124,7 +125,7 @@ def crawl_start(
     config: ConfigOption = None,
 ) -> None:
     """Queue a crawl of the connection (a worker runs it); --wait shows its progress to the end."""
-    scope = {"org": org, "group": group, "topic": topic, "names": name}
+    scope = {"org": org, "group": group, "workspace": workspace, "topic": topic, "names": name}
     filters: dict[str, Any] = {
         "include_archived": include_archived,
         "include_forks": include_forks,

@@ -31,6 +31,7 @@ from app.errors import IntegrationAuthFailed, IntegrationNotFound, IntegrationRe
 from app.integrations import bitbucket_shapes as shapes
 from app.integrations.connection import CLOUD_URLS, ConnectionInfo
 from app.integrations.http import retry_after_seconds
+from app.integrations.repository_lists import ScmRepository, bitbucket_repository
 from app.integrations.runtime import IntegrationRuntime, static_headers
 from app.integrations.scm import PullRequestState
 from app.integrations.scm_text import cut_diff, file_text, split_diff
@@ -357,6 +358,25 @@ class BitbucketClient:
             shapes.tag(repo, raw, self._web)
             async for raw in self._values(f"{_repository(repo)}/refs/tags", params, limit)
         ]
+
+    # --- repositories (crawling) ----------------------------------------------------------------------------
+
+    async def list_repositories(
+        self, *, workspace: str, query: str | None = None, limit: int = MAX_LIST
+    ) -> AsyncIterator[ScmRepository]:
+        """A workspace's repositories, narrowed by a BBQL `query` when given."""
+        params: dict[str, Any] = {"pagelen": PAGELEN} | ({"q": query} if query else {})
+        async for raw in self._values(f"/repositories/{_segment(workspace, 'workspace')}", params, _bounded(limit)):
+            yield bitbucket_repository(raw)
+
+    async def get_repository(self, repo: str) -> ScmRepository:
+        return bitbucket_repository(await self._http.get_json(_repository(repo)))
+
+    async def branch_head(self, repo: str, branch: str) -> str:
+        """The full hash a branch points at."""
+        body = await self._http.get_json(f"{_repository(repo)}/refs/branches/{quote(branch)}")
+        with shapes.shape("a branch"):
+            return str(body["target"]["hash"])
 
     # --- calls -----------------------------------------------------------------------------------------------
 

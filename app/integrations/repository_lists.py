@@ -1,19 +1,22 @@
-"""Listing a service's repositories (an organisation's, a group's, those with a topic, or named ones) in one
-provider-neutral shape, over the client's IntegrationHttp, so listings share the connection's rate limits.
+"""Listing a service's repositories (an organisation's, a group's, a workspace's, those with a topic, or named
+ones) in one provider-neutral shape, over the client's IntegrationHttp, so listings share the connection's rate
+limits.
 
 GitHub: `GET /orgs/{org}/repos` and `GET /search/repositories?q=topic:…` (each item as `GET /repos/{repo}`
 answers). GitLab: `GET /groups/{group}/projects?include_subgroups=true` and `GET /projects?topic=…`, with
 `statistics=true` for sizes; a project's main language is the largest share of `GET /projects/:id/languages`,
-read only when asked (one call per project).
+read only when asked (one call per project). Bitbucket Cloud: `GET /repositories/{workspace}`, narrowed by a
+BBQL `q` on language and `updated_on`; it has no archived state and no topics, and a fork names its `parent`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import re
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
@@ -148,3 +151,56 @@ async def gitlab_listing(
         if not isinstance(raw, dict):
             raise IntegrationUnavailable("gitlab answered an unexpected shape for a project", service="gitlab")
         yield raw
+
+
+# --- Bitbucket Cloud ---------------------------------------------------------------------------------------
+
+BBQL_LANGUAGE = re.compile(r"^[a-z0-9 +#._-]+$")  # Bitbucket's language names, lower case (c++, c#, objective-c)
+
+
+def bitbucket_repository(raw: Any) -> ScmRepository:
+    def read() -> ScmRepository:
+        size = raw.get("size")
+        return ScmRepository(
+            full_name=str(raw["full_name"]),
+            clone_url=_without_user(_https_clone(raw)),
+            default_branch=(raw.get("mainbranch") or {}).get("name") or None,
+            language=raw.get("language") or None,
+            archived=False,
+            fork=raw.get("parent") is not None,
+            size_kb=int(size) // 1024 if isinstance(size, int) else None,  # Bitbucket reports bytes
+            # `updated_on` also moves on settings changes, so it is never earlier than the last push: a
+            # repository it leaves out was not pushed since either.
+            pushed_at=_when(raw.get("updated_on")),
+            topics=(),
+        )
+
+    return _shaped("bitbucket", "a repository", read)
+
+
+def _https_clone(raw: Any) -> str:
+    for link in raw["links"]["clone"]:
+        if link.get("name") == "https":
+            return str(link["href"])
+    raise KeyError("https")
+
+
+def _without_user(url: str) -> str:
+    """Bitbucket's https clone link names the calling account (`https://ada@bitbucket.org/...`); the clone's
+    credentials are kept apart from the URL, so the URL stored and shown carries none."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def bitbucket_query(*, languages: Sequence[str], pushed_since: datetime | None) -> str | None:
+    """The BBQL `q` that lets Bitbucket leave out what the filters would (the filters still apply to what it
+    answers); None when nothing can be asked of it. A language outside Bitbucket's names is not sent."""
+    clauses = []
+    names = [name.lower() for name in languages]
+    if names and all(BBQL_LANGUAGE.match(name) for name in names):
+        either = " OR ".join(f'language = "{name}"' for name in names)
+        clauses.append(f"({either})" if len(names) > 1 else either)
+    if pushed_since is not None:
+        moment = pushed_since if pushed_since.tzinfo else pushed_since.replace(tzinfo=UTC)
+        clauses.append(f"updated_on >= {moment.astimezone(UTC).isoformat(timespec='seconds')}")
+    return " AND ".join(clauses) or None

@@ -3,7 +3,9 @@
 lists `{"pagelen", "size", "page", "values", "next"}` with `next` an absolute URL, `X-OAuth-Scopes` and the
 access-token `X-RateLimit-*` headers, a pull request's `diff` and `diffstat` answered with a 302 to the
 repository-level endpoint, raw `src` files (a directory answers with its JSON listing), workspace code
-search results with match segments, commits walked from a revision with `exclude` and `path`, and tags.
+search results with match segments, commits walked from a revision with `exclude` and `path`, tags, and a
+workspace's repositories narrowed by a BBQL `q` (AND of clauses, each one comparison or a parenthesised OR,
+on `language`, `updated_on`, `full_name`), with https clone links that name the caller as Bitbucket's do.
 
 Tests fill `repositories` (see `add_repository` and the `pull_request` / `commit` builders) and read
 `requests` / `seen()` to check what the client sent.
@@ -14,7 +16,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlencode
 
@@ -51,6 +55,10 @@ class Repository:
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     spec_diffs: dict[str, str] = field(default_factory=dict)  # "source..destination" -> unified diff
     participants: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # pull request id -> reviews
+    language: str = ""  # lower case, as Bitbucket names languages ("" when unset)
+    size: int = 40_960  # bytes
+    updated_on: str = "2024-06-01T12:00:00.000000+00:00"
+    parent: str | None = None  # the full name of the repository this one is a fork of
 
     @property
     def workspace(self) -> str:
@@ -154,6 +162,7 @@ class FakeBitbucket(FakeService):
         self.repositories: dict[str, Repository] = {}
         self.page_cap = 100  # serve at most this many per page, whatever pagelen asks
         self.redirect_base: str | None = None  # where diff redirects point; None: this fake
+        self.clone_base: str | None = None  # where https clone links point (a tests.fakes.git_server); None: this fake
         self.not_modified = 0
         super().__init__()
 
@@ -202,33 +211,53 @@ class FakeBitbucket(FakeService):
             return self._reply(request, 403, error_body("This API is not accessible by this authentication mechanism"))
         return self._reply(request, 200, self.user)
 
+    def repository_json(self, r: Repository) -> dict[str, Any]:
+        """A repository as GET /repositories/{workspace}/{slug} and the workspace list answer it."""
+        clone = f"{self.clone_base or self.url}/{r.full_name}.git"
+        scheme, _, host = clone.partition("://")
+        body: dict[str, Any] = {
+            "type": "repository",
+            "uuid": "{" + hashlib.sha256(r.full_name.encode()).hexdigest()[:32] + "}",
+            "full_name": r.full_name,
+            "name": r.slug,
+            "slug": r.slug,
+            "scm": "git",
+            "is_private": r.is_private,
+            "language": r.language,
+            "size": r.size,
+            "created_on": "2023-01-01T00:00:00.000000+00:00",
+            "updated_on": r.updated_on,
+            "fork_policy": "allow_forks",
+            "mainbranch": {"type": "branch", "name": r.mainbranch} if r.mainbranch else None,
+            "workspace": {"type": "workspace", "slug": r.workspace},
+            "links": {
+                "html": {"href": f"https://bitbucket.org/{r.full_name}"},
+                "clone": [
+                    {"name": "https", "href": f"{scheme}://{self.username}@{host}"},
+                    {"name": "ssh", "href": f"git@bitbucket.org:{r.full_name}.git"},
+                ],
+            },
+        }
+        if r.parent is not None:
+            body["parent"] = {"type": "repository", "full_name": r.parent, "name": r.parent.split("/")[-1]}
+        return body
+
     def _workspace_repositories(self, request: FakeRequest) -> Answer:
         workspace = request.match["workspace"]
-        repositories = [
-            {
-                "type": "repository",
-                "full_name": r.full_name,
-                "slug": r.slug,
-                "is_private": r.is_private,
-                "mainbranch": {"type": "branch", "name": r.mainbranch} if r.mainbranch else None,
-            }
-            for r in self.repositories.values()
-            if r.workspace == workspace
-        ]
-        return self._page(request, repositories)
+        chosen = [r for _, r in sorted(self.repositories.items()) if r.workspace == workspace]
+        query = request.param("q")
+        if query:
+            try:
+                chosen = [r for r in chosen if bbql_matches(query, self.repository_json(r))]
+            except ValueError as refused:
+                return self._reply(request, 400, error_body(str(refused)))
+        return self._page(request, [self.repository_json(r) for r in chosen])
 
     def _repository(self, request: FakeRequest) -> Answer:
         repository = self._find(request)
         if repository is None:
             return self._reply(request, 404, error_body(f"Repository {request.match['slug']} not found"))
-        body = {
-            "type": "repository",
-            "full_name": repository.full_name,
-            "slug": repository.slug,
-            "is_private": repository.is_private,
-            "mainbranch": {"type": "branch", "name": repository.mainbranch} if repository.mainbranch else None,
-            "links": {"html": {"href": f"https://bitbucket.org/{repository.full_name}"}},
-        }
+        body = self.repository_json(repository)
         etag = '"' + hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32] + '"'
         if request.headers.get("if-none-match") == etag:
             self.not_modified += 1
@@ -543,3 +572,45 @@ class FakeBitbucket(FakeService):
     def _index(self, repository: Repository, rev: str) -> int | None:
         sha = repository.refs.get(rev) or repository.tag_refs.get(rev) or rev
         return next((i for i, c in enumerate(repository.commits) if c["hash"].startswith(sha)), None)
+
+
+BBQL_CLAUSE = re.compile(r'^\s*(?P<field>[a-z_.]+)\s*(?P<op>!=|>=|<=|=|>|<|~)\s*(?P<value>"[^"]*"|\S+)\s*$')
+BBQL_FIELDS = {"language": str, "full_name": str, "updated_on": datetime}
+
+
+def bbql_matches(query: str, repository: dict[str, Any]) -> bool:
+    """Whether a repository passes `query` (the subset of BBQL this fake reads); ValueError as Bitbucket's 400."""
+    return all(
+        any(_clause(part, repository) for part in clause.strip().removeprefix("(").removesuffix(")").split(" OR "))
+        for clause in query.split(" AND ")
+    )
+
+
+def _clause(text: str, repository: dict[str, Any]) -> bool:
+    found = BBQL_CLAUSE.match(text)
+    if found is None:
+        raise ValueError(f"Invalid query: {text}")
+    name, op, raw = found["field"], found["op"], found["value"]
+    kind = BBQL_FIELDS.get(name)
+    if kind is None:
+        raise ValueError(f'Invalid field name "{name}"')
+    have: Any = repository.get(name) or ""
+    if kind is datetime:
+        if raw.startswith('"'):
+            raise ValueError(f"Invalid datetime: {raw}")
+        want: Any = datetime.fromisoformat(raw)
+        have = datetime.fromisoformat(have)
+    elif not raw.startswith('"'):
+        raise ValueError(f"Invalid string: {raw}")
+    else:
+        want = raw[1:-1]
+    if op == "~":
+        return str(want).lower() in str(have).lower()
+    return {
+        "=": have == want,
+        "!=": have != want,
+        ">": have > want,
+        ">=": have >= want,
+        "<": have < want,
+        "<=": have <= want,
+    }[op]

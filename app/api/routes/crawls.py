@@ -67,9 +67,9 @@ def _crawls(request: Request) -> Crawls:
 @bp.post("/crawls", ctx_auth="required", ctx_client="none")
 @documented(
     summary="Crawl repositories of a connection",
-    description="Lists the scope's repositories through the connection (by org, group, topic or names), leaves "
-    "out what the filters exclude and queues one index job per repository whose head moved since it was last "
-    "indexed. Poll GET /v1/crawls/{id}.",
+    description="Lists the scope's repositories through the connection (by org, group, workspace, topic or "
+    "names), leaves out what the filters exclude and queues one index job per repository whose head moved since "
+    "it was last indexed. Poll GET /v1/crawls/{id}.",
     body=CrawlRequest,
     response=CrawlView,
     status=202,

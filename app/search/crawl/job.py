@@ -54,7 +54,7 @@ PAUSE_IN_PLACE_MAX_S = 60.0  # a rate limit ending sooner is waited out by the r
 ATTEMPTS = 10  # each retry after a long rate limit is one
 log = logging.getLogger("adjutant.search")
 # How a token connection's credentials are given to git over https (the service's documented usernames).
-CLONE_USERS = {"github": "x-access-token", "gitlab": "oauth2"}
+CLONE_USERS = {"github": "x-access-token", "gitlab": "oauth2", "bitbucket": "x-token-auth"}
 
 
 class CrawlRequest(BaseModel):
@@ -163,7 +163,7 @@ class Crawls:
         while True:
             client = client_for(info, connections.runtime)
             try:
-                async for repo in listed(client, info.kind, scope, languages=filters.needs_languages, limit=limit):
+                async for repo in listed(client, info.kind, scope, filters, limit=limit):
                     await self._consider(crawl, info, client, repo, filters)
                 break
             except IntegrationRateLimited as exc:
@@ -238,13 +238,26 @@ class Crawls:
         await decide("QUEUED", head_commit=commit, repository_id=indexed.id, index_job=indexed.index_job)
 
     def _sealed_credentials(self, info: Any, clone_url: str, team_id: int, name: str) -> str | None:
-        """The connection's token as the clone's credentials, sealed for the repository row; None when the
-        connection authenticates otherwise (a GitHub App), which leaves the clone anonymous."""
-        user, token = CLONE_USERS.get(info.kind), info.credential("token")
-        if user is None or not token:
+        """The connection's credentials as the clone's (https basic auth), sealed for the repository row; None
+        when the connection authenticates otherwise (a GitHub App), which leaves the clone anonymous."""
+        login = clone_login(info)
+        if login is None:
             return None
-        url = replace(parse_git_url(clone_url), username=user, password=token)
+        url = replace(parse_git_url(clone_url), username=login[0], password=login[1])
         return git_credentials.seal(url, self.search.secret_box(), team_id=team_id, name=name)
+
+
+def clone_login(info: Any) -> tuple[str, str] | None:
+    """(user, password) for git over https: a token under the service's documented user, or a Bitbucket
+    username with its app password; None when the connection has neither."""
+    user, token = CLONE_USERS.get(info.kind), info.credential("token")
+    if user is not None and token:
+        return user, token
+    if info.kind == "bitbucket":
+        username, password = info.credential("username"), info.credential("password")
+        if username and password:
+            return username, password
+    return None
 
 
 def connections_of(settings: Settings, redis: Any | None) -> Callable[[], Connections]:

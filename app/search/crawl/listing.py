@@ -2,7 +2,8 @@
 through the connection's client, so every call shares the connection's rate limits across workers.
 
 GitHub lists by organisation or topic (within an organisation when one is given); GitLab by group (with its
-subgroups) or topic (within a group when one is given); any of them by names.
+subgroups) or topic (within a group when one is given); Bitbucket by workspace (it has no topics), asking it to
+leave out what the language and push filters would; any of them by names.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, model_validator
 
 from app.errors import InvalidRequest
-from app.integrations.repository_lists import ScmRepository
+from app.integrations.repository_lists import ScmRepository, bitbucket_query
+from app.search.crawl.filters import CrawlFilters
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9._-]+)*$"
 # Cloud services answer their API on another host than the one they clone from.
 CLONE_HOSTS = {"api.github.com": "github.com", "api.bitbucket.org": "bitbucket.org"}
-CRAWLABLE = ("github", "gitlab")
+CRAWLABLE = ("github", "gitlab", "bitbucket")
 
 
 class CrawlScope(BaseModel):
@@ -35,7 +37,7 @@ class CrawlScope(BaseModel):
         default=None,
         min_length=1,
         max_length=500,
-        description="Full names: owner/name (GitHub), group/subgroup/project (GitLab).",
+        description="Full names: owner/name (GitHub), group/subgroup/project (GitLab), workspace/slug (Bitbucket).",
     )
 
     @model_validator(mode="after")
@@ -59,13 +61,23 @@ class CrawlScope(BaseModel):
     def check_kind(self, kind: str) -> None:
         """InvalidRequest when the connection's service cannot list this scope."""
         if kind not in CRAWLABLE:
-            raise InvalidRequest(f"a {kind} connection cannot be crawled; crawl a github or gitlab connection")
+            raise InvalidRequest(f"a {kind} connection cannot be crawled (github, gitlab and bitbucket can)")
         if self.org is not None and kind != "github":
-            raise InvalidRequest("scope.org is for github connections (gitlab: group)")
+            raise InvalidRequest("scope.org is for github connections (gitlab: group, bitbucket: workspace)")
         if self.group is not None and kind != "gitlab":
-            raise InvalidRequest("scope.group is for gitlab connections (github: org)")
-        if self.workspace is not None:
-            raise InvalidRequest("scope.workspace (Bitbucket) is not crawlable yet; name the repositories instead")
+            raise InvalidRequest("scope.group is for gitlab connections (github: org, bitbucket: workspace)")
+        if self.workspace is not None and kind != "bitbucket":
+            raise InvalidRequest("scope.workspace is for bitbucket connections (github: org, gitlab: group)")
+        if kind == "bitbucket":
+            self._check_bitbucket()
+
+    def _check_bitbucket(self) -> None:
+        if self.topic is not None:
+            raise InvalidRequest("Bitbucket has no topics: crawl a workspace or name the repositories")
+        if self.workspace is not None and "/" in self.workspace:
+            raise InvalidRequest("scope.workspace is one Bitbucket workspace slug, without /")
+        if any(name.count("/") != 1 for name in self.names or ()):
+            raise InvalidRequest("each Bitbucket repository is named workspace/slug")
 
 
 def _valid_name(name: str) -> bool:
@@ -73,9 +85,11 @@ def _valid_name(name: str) -> bool:
 
 
 async def listed(
-    client: Any, kind: str, scope: CrawlScope, *, languages: bool, limit: int
+    client: Any, kind: str, scope: CrawlScope, filters: CrawlFilters, *, limit: int
 ) -> AsyncIterator[ScmRepository]:
-    """The scope's repositories, at most `limit`, each as the service describes it."""
+    """The scope's repositories, at most `limit`, each as the service describes it (with its main language
+    when the filters need one, which costs GitLab a call per project)."""
+    languages = filters.needs_languages
     if scope.names is not None:
         for name in scope.names[:limit]:
             yield await (
@@ -84,6 +98,10 @@ async def listed(
         return
     if kind == "github":
         async for repo in client.list_repositories(org=scope.org, topic=scope.topic, limit=limit):
+            yield repo
+    elif kind == "bitbucket":
+        query = bitbucket_query(languages=filters.languages, pushed_since=filters.pushed_since)
+        async for repo in client.list_repositories(workspace=scope.workspace, query=query, limit=limit):
             yield repo
     else:
         async for repo in client.list_repositories(

@@ -1,7 +1,8 @@
 """Crawls over HTTP, end to end: an organisation on the fake GitHub whose clone URLs point at a real git server
 is listed, filtered and indexed (one index job per repository); a second crawl finds nothing new; a push makes
-the next crawl index that one repository again; a rate limit pauses a crawl, which then resumes; another
-team's connection or crawl answers exactly like an unknown one."""
+the next crawl index that one repository again; a Bitbucket workspace and a GitLab group crawl alike, cloning
+with the connection's credentials; a rate limit pauses a crawl, which then resumes; another team's connection
+or crawl answers exactly like an unknown one."""
 
 from __future__ import annotations
 
@@ -15,11 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from app.db.models import JobRecord
+from app.db.models import JobRecord, Repository
 from app.search.index_job import KIND as INDEX_JOB
 from tests.conftest import make_settings, start_service, stop_service
+from tests.fakes.bitbucket_server import APP_PASSWORD, USERNAME, FakeBitbucket
 from tests.fakes.git_server import GitHTTPServer
 from tests.fakes.github_server import FakeGitHub
+from tests.fakes.gitlab_server import TOKEN as GITLAB_TOKEN
+from tests.fakes.gitlab_server import FakeGitLab
 from tests.search.conftest import write_tree
 
 SECRET_KEYS = "k1:" + base64.b64encode(bytes(range(32))).decode()
@@ -172,6 +176,104 @@ async def test_an_org_is_indexed_once_and_a_second_crawl_indexes_only_what_moved
     listed = (await call(running, "GET", "/v1/crawls", token)).json()["data"]["crawls"]
     assert [c["id"] for c in listed] == [third["id"], second["id"], first["id"]]
     assert "repositories" not in listed[0] or listed[0]["repositories"] is None
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+async def connected(service, token, body: dict) -> None:
+    added = await call(service, "POST", "/v1/integrations", token, json=body)
+    assert added.status_code == 201, added.text
+
+
+async def crawled_twice_and_searchable(service, token, body: dict, expected: dict, query: str, found_in: str):
+    """The first crawl reports `expected` and makes `query` find `found_in`; the second indexes nothing new."""
+    first = await crawled(service, token, body)
+    assert first["status"] == "SUCCEEDED", first
+    assert first["progress"] == expected | {"unchanged": 0, "queued": 0, "failed": 0, "pauses": 0}, first
+    found = await call(service, "GET", "/v1/search", token, params={"q": query, "mode": "fts"})
+    assert found.json()["data"]["results"][0]["repository"] == found_in
+    jobs = await JobRecord.filter(kind=INDEX_JOB).count()
+    assert jobs == expected["indexed"]
+    second = await crawled(service, token, body)
+    assert second["progress"]["unchanged"] == expected["indexed"] and second["progress"]["indexed"] == 0, second
+    assert await JobRecord.filter(kind=INDEX_JOB).count() == jobs
+    return first
+
+
+async def test_a_bitbucket_workspace_is_crawled_with_the_app_password_as_clone_credentials(running, tmp_path):
+    heads = {
+        "team/billing": publish(tmp_path, "team/billing", SOURCES["acme/billing"])[1],
+        "team/web": publish(tmp_path, "team/web", SOURCES["acme/web"])[1],
+    }
+    with GitHTTPServer(tmp_path / "served") as server, FakeBitbucket() as bitbucket:
+        bitbucket.clone_base = server.base_url
+        bitbucket.page_cap = 2  # the listing takes two pages
+        for name, sha in heads.items():
+            bitbucket.add_repository(name, language="python", refs={"main": sha})
+        bitbucket.add_repository("team/fork", parent="upstream/billing", refs={"main": heads["team/billing"]})
+        bitbucket.add_repository("team/empty", mainbranch=None)
+        token = await running.issue_token()
+        credentials = {"username": USERNAME, "password": APP_PASSWORD}
+        body = {"kind": "bitbucket", "name": "bb", "base_url": bitbucket.url, "credentials": credentials}
+        await connected(running, token, body)
+
+        for bad in ({"topic": "ml"}, {"names": ["team/billing/x"]}, {"org": "team"}):
+            refused = await call(running, "POST", "/v1/crawls", token, json={"connection": "bb", "scope": bad})
+            assert refused.status_code == 422, (bad, refused.text)
+        assert (await call(running, "GET", "/v1/crawls", token)).json()["data"]["crawls"] == []
+
+        expected = {"listed": 4, "filtered": 1, "filtered_reasons": {"fork": 1}, "skipped": 1, "indexed": 2}
+        first = await crawled_twice_and_searchable(
+            running,
+            token,
+            {"connection": "bb", "scope": {"workspace": "team"}},
+            expected,
+            "total amount",
+            "team__billing",
+        )
+        assert len(bitbucket.seen("GET", r"/2.0/repositories/team$")) == 2 * 2
+    by_name = states(first)
+    assert by_name["team/fork"] == ("FILTERED", "fork")
+    assert by_name["team/empty"] == ("SKIPPED", "the repository is empty")
+    assert {r["full_name"]: r["last_indexed_commit"] for r in first["repositories"] if r["state"] == "INDEXED"} == heads
+    # git was given the username and app password as basic auth; the stored source carries neither.
+    fetched = [r for r in server.requests if r.path.startswith("/team/")]
+    assert fetched and {r.authorization for r in fetched} == {basic(USERNAME, APP_PASSWORD)}
+    sources = {r.name: (r.source, r.source_credentials) for r in await Repository.all()}
+    assert sources["team__billing"][0] == f"{server.base_url}/team/billing.git"
+    assert all(
+        USERNAME not in s and APP_PASSWORD not in s and s.startswith("http://127.0.0.1") for s, _ in sources.values()
+    )
+    assert all(sealed and APP_PASSWORD not in sealed for _, sealed in sources.values())
+
+
+async def test_a_gitlab_group_is_crawled_with_its_token_as_clone_credentials(running, tmp_path):
+    heads = {
+        "grp/billing": publish(tmp_path, "grp/billing", SOURCES["acme/billing"])[1],
+        "grp/sub/web": publish(tmp_path, "grp/sub/web", SOURCES["acme/web"])[1],
+    }
+    with GitHTTPServer(tmp_path / "served") as server, FakeGitLab() as gitlab:
+        gitlab.clone_base = server.base_url
+        gitlab.max_per_page = 2
+        for name, sha in heads.items():
+            gitlab.add_project(name, refs={"main": sha}, languages={"Python": 100.0})
+        gitlab.add_project("grp/old", refs={"main": heads["grp/billing"]}, meta={"archived": True})
+        gitlab.add_project("elsewhere/x", refs={"main": heads["grp/billing"]})
+        token = await running.issue_token()
+        body = {"kind": "gitlab", "name": "gl", "base_url": gitlab.url, "credentials": {"token": GITLAB_TOKEN}}
+        await connected(running, token, body)
+
+        expected = {"listed": 3, "filtered": 1, "filtered_reasons": {"archived": 1}, "skipped": 0, "indexed": 2}
+        first = await crawled_twice_and_searchable(
+            running, token, {"connection": "gl", "scope": {"group": "grp"}}, expected, "cart total", "grp__sub__web"
+        )
+    assert states(first)["grp/old"] == ("FILTERED", "archived")
+    assert {r["full_name"]: r["last_indexed_commit"] for r in first["repositories"] if r["state"] == "INDEXED"} == heads
+    fetched = [r for r in server.requests if r.path.startswith("/grp/")]
+    assert fetched and {r.authorization for r in fetched} == {basic("oauth2", GITLAB_TOKEN)}
+    assert not any("elsewhere" in r.path for r in server.requests)
 
 
 async def test_a_rate_limit_pauses_the_crawl_which_then_resumes(running, remotes):
