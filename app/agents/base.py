@@ -51,7 +51,7 @@ class Agent:
         template_path: Path,
         *,
         may_write: bool,
-        server_tools: tuple[str, ...] = ("code_search", "scm_get_file", "scm_search_code"),
+        server_tools: tuple[str, ...] = ("code_search", "code_graph", "scm_get_file", "scm_search_code"),
         client_tools: bool = True,
         requires: tuple[str, ...] = (),
         step_budget: int | None = None,
