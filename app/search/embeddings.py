@@ -8,6 +8,7 @@ import functools
 import importlib.util
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,7 @@ class LocalEmbedder(Embedder):
     model = LOCAL_MODEL
     dimension = LOCAL_DIMENSION
 
-    def __init__(self, threads: int = 0, batch_size: int = 8) -> None:
+    def __init__(self, threads: int = 0, batch_size: int = 2) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 
@@ -66,7 +67,7 @@ class LocalEmbedder(Embedder):
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         # Similar lengths batched together waste less on padding; small batches are fastest on 2 cores
-        # (measured: 22 chunks/s at 8 per batch, 12/s at 64).
+        # (bench/indexing.py, two threads: 29 chunks/s at 1-2 per batch, 26 at 8, 19 at 32).
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         vectors: list[list[float]] = [[] for _ in texts]
         for start in range(0, len(order), self.batch_size):
@@ -90,6 +91,30 @@ class LocalEmbedder(Embedder):
             pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
             vectors.extend(pooled.astype(float).tolist())
         return vectors
+
+
+class LazyEmbedder(Embedder):
+    """An embedder whose model and dimension are known from configuration and whose weights load on the
+    first call: re-indexing an unchanged repository never pays for loading the model."""
+
+    def __init__(self, model: str, dimension: int, load: Callable[[], Embedder]) -> None:
+        self.model = model
+        self.dimension = dimension
+        self._load = load
+        self._loaded: Embedder | None = None
+        self._lock = threading.Lock()
+
+    def loaded(self) -> Embedder:
+        with self._lock:
+            if self._loaded is None:
+                self._loaded = self._load()
+            return self._loaded
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        return self.loaded().embed(texts) if texts else []
+
+    def count_tokens(self, texts: list[str]) -> int:
+        return self.loaded().count_tokens(texts)
 
 
 class OpenAIEmbedder(Embedder):
@@ -121,6 +146,6 @@ class OpenAIEmbedder(Embedder):
 
 
 @functools.cache
-def local_embedder(threads: int = 0) -> LocalEmbedder:
+def local_embedder(threads: int = 0, batch_size: int = 2) -> LocalEmbedder:
     """One model per process: loading it takes ~0.3 s and ~90 MiB."""
-    return LocalEmbedder(threads=threads)
+    return LocalEmbedder(threads=threads, batch_size=batch_size)

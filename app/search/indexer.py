@@ -8,6 +8,7 @@ stays responsive while a repository indexes in the background.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -16,11 +17,13 @@ from pathlib import Path
 from app.db.repositories import code as store
 from app.errors import AdjutantError, IndexingFailed
 from app.runtime.redaction import redact_url
-from app.search.chunker import Chunk, chunk_file
+from app.search.chunker import Chunk, chunk_file, indexed_file_hash
 from app.search.embeddings import Embedder
 from app.search.files import LoadedFile, SourceFile, discover, load
+from app.search.graph.store import file_graph_rows
 
 EMBED_BATCH_CHUNKS = 64  # chunks embedded per round trip to the model (files are written after each round)
+LOAD_BATCH_FILES = 64  # files read and hashed per worker-thread hop (an unchanged file costs only this)
 
 
 @dataclass
@@ -101,26 +104,33 @@ async def index_repository(
         progress.files_deleted = len(deleted)
         progress.phase = "indexing"
         notify(progress)
+        writer = _Writer(repo.id, team_id, embedder, progress)
         pending: list[tuple[LoadedFile, list[Chunk]]] = []
-        for source_file in files:
-            loaded = await asyncio.to_thread(load, source_file)
-            previous = stored.get(source_file.path)
-            if loaded is None or (previous is not None and previous[1] == loaded.content_hash):
-                if loaded is None and previous is not None:
-                    await store.delete_files(repo.id, [source_file.path])  # became binary or generated
-                progress.files_done += 1
+        try:
+            for batch in _batches(files, LOAD_BATCH_FILES):
+                for source_file, loaded in zip(batch, await asyncio.to_thread(_load_all, batch), strict=True):
+                    previous = stored.get(source_file.path)
+                    if loaded is None or (
+                        previous is not None and previous[1] == indexed_file_hash(loaded.content_hash)
+                    ):
+                        if loaded is None and previous is not None:
+                            await store.delete_files(repo.id, [source_file.path])  # became binary or generated
+                        progress.files_done += 1
+                        continue
+                    chunks = await asyncio.to_thread(
+                        chunk_file, source_file.path, loaded.text, source_file.language, max_chars=max_chunk_chars
+                    )
+                    pending.append((loaded, chunks))
+                    if sum(len(c) for _, c in pending) >= EMBED_BATCH_CHUNKS:
+                        await writer.submit(pending)
+                        pending = []
+                    notify(progress)
                 notify(progress)
-                continue
-            chunks = await asyncio.to_thread(
-                chunk_file, source_file.path, loaded.text, source_file.language, max_chars=max_chunk_chars
-            )
-            pending.append((loaded, chunks))
-            if sum(len(c) for _, c in pending) >= EMBED_BATCH_CHUNKS:
-                await _store(pending, repo.id, team_id, embedder, progress)
-                pending = []
-            notify(progress)
-        if pending:
-            await _store(pending, repo.id, team_id, embedder, progress)
+            if pending:
+                await writer.submit(pending)
+            await writer.drain()
+        finally:
+            await writer.close()
         files_count, chunks_count = await store.finish_index(
             repo.id, model=embedder.model, dimension=embedder.dimension
         )
@@ -161,12 +171,58 @@ def _bounded_files(root: Path, max_files: int, max_bytes: int) -> list[SourceFil
     return files
 
 
-async def _store(
-    pending: list[tuple[LoadedFile, list[Chunk]]], repo_id: int, team_id: int, embedder: Embedder, progress: Progress
-) -> None:
+def _batches(items: list[SourceFile], size: int) -> list[list[SourceFile]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def _load_all(files: list[SourceFile]) -> list[LoadedFile | None]:
+    return [load(f) for f in files]
+
+
+class _Writer:
+    """Embeds each round of chunks and writes its files while the next round is read, chunked and embedded:
+    the model (CPU) and the database writes (I/O) overlap instead of taking turns. At most one round is
+    being written at a time, so memory stays bounded and files land in order."""
+
+    def __init__(self, repo_id: int, team_id: int, embedder: Embedder, progress: Progress) -> None:
+        self.repo_id, self.team_id, self.embedder, self.progress = repo_id, team_id, embedder, progress
+        self.writing: asyncio.Task[None] | None = None
+        # The round being written is not in the database yet: its vectors are reused from here.
+        self.previous: dict[str, list[float]] = {}
+
+    async def submit(self, pending: list[tuple[LoadedFile, list[Chunk]]]) -> None:
+        vectors = await _embeddings(pending, self.team_id, self.embedder, self.progress, self.previous)
+        self.previous = vectors
+        await self.drain()
+        self.writing = asyncio.create_task(_write(pending, vectors, self.repo_id, self.team_id, self.progress))
+
+    async def drain(self) -> None:
+        if self.writing is not None:
+            writing, self.writing = self.writing, None
+            await writing
+
+    async def close(self) -> None:
+        """Stop a write still running (indexing failed elsewhere); its file's transaction rolls back."""
+        if self.writing is not None:
+            self.writing.cancel()
+            with contextlib.suppress(BaseException):
+                await self.writing
+
+
+async def _embeddings(
+    pending: list[tuple[LoadedFile, list[Chunk]]],
+    team_id: int,
+    embedder: Embedder,
+    progress: Progress,
+    known: dict[str, list[float]],
+) -> dict[str, list[float]]:
+    """Vectors by chunk hash for every chunk of `pending`: reused from `known` or the team's index, or
+    embedded."""
     all_chunks = [chunk for _, chunks in pending for chunk in chunks]
-    cached = await store.cached_embeddings(team_id, embedder.model, [c.content_hash for c in all_chunks])
-    missing = [c for c in all_chunks if c.content_hash not in cached]
+    cached = {c.content_hash: known[c.content_hash] for c in all_chunks if c.content_hash in known}
+    lookup = [c.content_hash for c in all_chunks if c.content_hash not in cached]
+    cached |= await store.cached_embeddings(team_id, embedder.model, lookup)
+    missing = list({c.content_hash: c for c in all_chunks if c.content_hash not in cached}.values())
     if missing:
         vectors = await asyncio.to_thread(embedder.embed, [c.embedding_text() for c in missing])
         for chunk, vector in zip(missing, vectors, strict=True):
@@ -175,12 +231,23 @@ async def _store(
             cached[chunk.content_hash] = vector
     progress.embedded += len(missing)
     progress.reused += len(all_chunks) - len(missing)
+    return cached
+
+
+async def _write(
+    pending: list[tuple[LoadedFile, list[Chunk]]],
+    vectors: dict[str, list[float]],
+    repo_id: int,
+    team_id: int,
+    progress: Progress,
+) -> None:
     for loaded, chunks in pending:
+        graph = await asyncio.to_thread(file_graph_rows, loaded.source.path, loaded.text, loaded.source.language)
         await store.replace_file(
             team_id=team_id,
             repo_id=repo_id,
             path=loaded.source.path,
-            content_hash=loaded.content_hash,
+            content_hash=indexed_file_hash(loaded.content_hash),
             language=loaded.source.language,
             size=loaded.source.size,
             chunks=[
@@ -194,10 +261,11 @@ async def _store(
                     text=c.text,
                     search_text=c.search_text(),
                     content_hash=c.content_hash,
-                    embedding=cached[c.content_hash],
+                    embedding=vectors[c.content_hash],
                 )
                 for c in chunks
             ],
+            graph=graph,
         )
         progress.files_done += 1
         progress.files_changed += 1

@@ -262,24 +262,22 @@ class CodeSearch:
         if not repo_ids or not query.strip():
             return []
         vector_ids = repo_ids if vector_repo_ids is None else vector_repo_ids
-        rankings: dict[str, list[dict[str, Any]]] = {}
-        if mode in ("hybrid", "fts"):
-            terms = tsquery(query)
-            if terms:
-                rankings["fts"] = await store.full_text(
-                    terms, repo_ids, limit=self.candidates, path_prefix=path_prefix, language=language
-                )
+        terms = tsquery(query) if mode in ("hybrid", "fts") else None
+        vector = None
         if mode in ("hybrid", "vector") and vector_ids:
             embedder = await asyncio.to_thread(self.embedder)
             (vector,) = await asyncio.to_thread(embedder.embed, [embedding_query(query)])
-            rankings["vector"] = await store.nearest(
-                vector,
-                vector_ids,
-                limit=self.candidates,
-                ef_search=self.ef_search,
-                path_prefix=path_prefix,
-                language=language,
-            )
+        # Both candidate lists in one statement: one database round trip per search.
+        rankings = await store.candidates(
+            terms,
+            vector,
+            repo_ids,
+            vector_ids,
+            limit=self.candidates,
+            ef_search=self.ef_search,
+            path_prefix=path_prefix,
+            language=language,
+        )
         similarity = {row["id"]: float(row["score"]) for row in rankings.get("vector", [])}
         hits = []
         fused = (

@@ -14,7 +14,14 @@ from app.integrations.addresses import AllowList, Resolver, system_resolver
 from app.runtime.secret_box import SecretBox, load_secret_box
 from app.runtime.settings import Settings
 from app.search import git_credentials
-from app.search.embeddings import Embedder, OpenAIEmbedder, local_embedder
+from app.search.embeddings import (
+    LOCAL_DIMENSION,
+    LOCAL_MODEL,
+    Embedder,
+    LazyEmbedder,
+    OpenAIEmbedder,
+    local_embedder,
+)
 from app.search.git_clone import clone_or_pull
 from app.search.git_remote import GitRemote, GitUrl, check_remote, parse_git_url
 from app.search.indexer import IndexReport, ProgressCallback, index_repository
@@ -39,7 +46,7 @@ def make_embedder(settings: Settings) -> Embedder:
             search.embedding_dimension,
             settings.providers.openai_base_url or None,
         )
-    return local_embedder(search.embedding_threads)
+    return local_embedder(search.embedding_threads, search.embedding_batch_size)
 
 
 class SearchService:
@@ -70,6 +77,15 @@ class SearchService:
         if self._embedder is None:
             self._embedder = make_embedder(self.settings)
         return self._embedder
+
+    def indexing_embedder(self) -> Embedder:
+        """The embedder, loaded only once a chunk needs embedding (an unchanged repository needs none)."""
+        if self._embedder is not None:
+            return self._embedder
+        search = self.settings.search
+        if search.embedding_provider == "openai":
+            return LazyEmbedder(search.openai_embedding_model, search.embedding_dimension, self.embedder)
+        return LazyEmbedder(LOCAL_MODEL, LOCAL_DIMENSION, self.embedder)
 
     def secret_box(self) -> SecretBox | None:
         """The keys that seal stored credentials (loaded, or generated for the embedded stack, on first use)."""
@@ -102,14 +118,13 @@ class SearchService:
     ) -> IndexReport:
         if not valid_repository_name(name):
             raise InvalidRequest(NAME_RULE)
-        embedder = await asyncio.to_thread(self.embedder)
         return await index_repository(
             root,
             team_id=team_id,
             name=name,
             source=str(root.resolve()),
             source_kind="local",
-            embedder=embedder,
+            embedder=self.indexing_embedder(),
             max_chunk_chars=self.settings.search.max_chunk_chars,
             on_progress=on_progress,
             **self._caps(),
@@ -145,14 +160,13 @@ class SearchService:
         await asyncio.to_thread(
             clone_or_pull, remote, checkout, max_bytes=search.git_max_clone_bytes, timeout_s=search.git_clone_timeout_s
         )
-        embedder = await asyncio.to_thread(self.embedder)
         return await index_repository(
             checkout,
             team_id=team_id,
             name=name,
             source=url,
             source_kind="git",
-            embedder=embedder,
+            embedder=self.indexing_embedder(),
             max_chunk_chars=search.max_chunk_chars,
             on_progress=on_progress,
             **self._caps(),

@@ -12,6 +12,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.db.models import Chunk, CodeFile, Repository
+from app.db.repositories import graph as graph_rows
 from app.db.repositories.chat import now
 
 INDEXED_DIMENSIONS = {384, 1536}  # dimensions with an HNSW expression index (migrations 0001, 0006)
@@ -137,9 +138,17 @@ class ChunkRow:
 
 
 async def replace_file(
-    *, team_id: int, repo_id: int, path: str, content_hash: str, language: str, size: int, chunks: list[ChunkRow]
+    *,
+    team_id: int,
+    repo_id: int,
+    path: str,
+    content_hash: str,
+    language: str,
+    size: int,
+    chunks: list[ChunkRow],
+    graph: graph_rows.FileGraphRows | None = None,
 ) -> None:
-    """Store one file and its chunks atomically, replacing what was there."""
+    """Store one file, its chunks and its symbol graph atomically, replacing what was there."""
     async with in_transaction():
         await CodeFile.filter(repository_id=repo_id, path=path).delete()
         file = await CodeFile.create(
@@ -171,6 +180,10 @@ async def replace_file(
                 for c in chunks
             ]
         )
+        if graph is not None:
+            await graph_rows.insert_file_graph(
+                team_id=team_id, repo_id=repo_id, file_id=file.id, path=path, graph=graph
+            )
 
 
 async def finish_index(repo_id: int, *, model: str, dimension: int) -> tuple[int, int]:
@@ -203,6 +216,7 @@ def _filters(
 
 
 COLUMNS = "c.id, c.repository_id, c.path, c.start_line, c.end_line, c.language, c.symbol, c.symbols, c.text"
+NAMES = COLUMNS.replace("c.", "")
 
 
 async def full_text(
@@ -245,3 +259,76 @@ async def nearest(
         await connection.execute_query(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
         await connection.execute_query("SET LOCAL hnsw.iterative_scan = relaxed_order")
         return await connection.execute_query_dict(sql, [vector, *args])
+
+
+def _vector_column(dimension: int) -> str:
+    # The HNSW index is on the expression embedding::vector(384) for rows of that dimension: match it.
+    return f"c.embedding::vector({dimension})" if dimension in INDEXED_DIMENSIONS else "c.embedding"
+
+
+async def candidates(
+    tsquery: str | None,
+    vector: list[float] | None,
+    repo_ids: Sequence[int],
+    vector_repo_ids: Sequence[int],
+    *,
+    limit: int,
+    ef_search: int,
+    path_prefix: str | None = None,
+    language: str | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Full-text and nearest-vector candidates in one statement (one round trip): {"fts": rows best first,
+    "vector": rows nearest first}; a method whose input is None (or whose repositories are none) is left out.
+    Rows carry COLUMNS and `score` (ts_rank, or cosine similarity)."""
+    branches: list[str] = []
+    ctes: list[str] = []
+    args: list[Any] = []
+    if tsquery is not None and repo_ids:
+        args.append(tsquery)
+        where, extra = _filters(len(args) + 1, repo_ids, path_prefix, language)
+        args.extend(extra)
+        ctes.append(
+            # ts_rank, not ts_rank_cd: see full_text.
+            f"fts AS MATERIALIZED (SELECT {COLUMNS}, ts_rank(c.tsv, q, 1)::float8 AS score "
+            f"FROM chunks c, to_tsquery('simple', $1) q WHERE c.tsv @@ q AND {where} "
+            f"ORDER BY score DESC, c.id LIMIT {int(limit)})"
+        )
+        branches.append(
+            f"SELECT 'fts' AS method, row_number() OVER (ORDER BY score DESC, id) AS position, {NAMES}, score FROM fts"
+        )
+    if vector is not None and vector_repo_ids:
+        dimension = len(vector)
+        args.append(vector)
+        vector_arg = len(args)
+        where, extra = _filters(len(args) + 1, vector_repo_ids, path_prefix, language)
+        args.extend(extra)
+        # The settings `nearest` takes with two SET LOCALs, here inside the statement: a condition without
+        # columns becomes a one-time filter that PostgreSQL checks before the index scan starts, so the scan
+        # reads them; `true` scopes them to this statement's transaction. See `nearest` for why iterative.
+        settings = (
+            f"(SELECT set_config('hnsw.ef_search', '{int(ef_search)}', true) || "
+            "set_config('hnsw.iterative_scan', 'relaxed_order', true)) IS NOT NULL"
+        )
+        distance = f"{_vector_column(dimension)} <=> ${vector_arg}::vector({dimension})"
+        ctes.append(
+            f"vec AS MATERIALIZED (SELECT {COLUMNS}, {distance} AS distance FROM chunks c "
+            f"WHERE {settings} AND c.embedding_dim = {dimension} AND {where} "
+            f"ORDER BY distance LIMIT {int(limit)})"
+        )
+        branches.append(
+            "SELECT 'vector' AS method, row_number() OVER (ORDER BY distance, id) AS position, "
+            f"{NAMES}, 1 - distance AS score FROM vec"
+        )
+    found: dict[str, list[dict[str, Any]]] = {}
+    if not branches:
+        return found
+    sql = f"WITH {', '.join(ctes)} " + " UNION ALL ".join(f"({b})" for b in branches) + " ORDER BY method, position"
+    for row in await Tortoise.get_connection("default").execute_query_dict(sql, args):
+        method = row.pop("method")
+        row.pop("position")
+        found.setdefault(method, []).append(row)
+    if tsquery is not None and repo_ids:
+        found.setdefault("fts", [])
+    if vector is not None and vector_repo_ids:
+        found.setdefault("vector", [])
+    return found
