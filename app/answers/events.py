@@ -24,6 +24,9 @@ class AnswerSource(BaseModel):
     url: str | None = None
     attribution: dict[str, Any] | None = None
     relevance: float | None = Field(default=None, description="Cosine similarity to the query, when known.")
+    related: str | None = Field(
+        default=None, description="A symbol-graph neighbour of the retrieved code: how it relates (caller or callee)."
+    )
     text: str | None = Field(default=None, description="The passage shown to the model; null without include_sources.")
 
 
@@ -81,5 +84,6 @@ def source_of(citation: Citation, *, include_text: bool) -> AnswerSource:
         url=p.url,
         attribution=p.attribution,
         relevance=round(p.relevance, 4) if p.relevance is not None else None,
+        related=p.related,
         text=p.text if include_text else None,
     )

@@ -40,13 +40,16 @@ class Passage:
     attribution: dict[str, object] | None = None
     relevance: float | None = None  # cosine similarity to the query, where the source knows it
     ranks: dict[str, int] = field(default_factory=dict)
+    chunk_id: int | None = None  # a code passage's stored chunk (the symbol graph expands from it)
+    related: str | None = None  # a graph neighbour: how it relates to a retrieved passage ("calls rate_for")
 
     @property
     def label(self) -> str:
         """How the passage is named to people and to the rerank model."""
+        named = self.title
         if self.start_line is not None and self.end_line is not None:
-            return f"{self.title}:{self.start_line}-{self.end_line}"
-        return self.title
+            named = f"{self.title}:{self.start_line}-{self.end_line}"
+        return f"{named} ({self.related})" if self.related else named
 
 
 class Source(Protocol):
@@ -92,6 +95,7 @@ class CodeSource:
                     symbol=hit.symbol,
                     relevance=hit.similarity,
                     ranks=dict(hit.ranks),
+                    chunk_id=hit.chunk_id,
                 )
             )
         return passages

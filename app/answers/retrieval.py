@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from app.answers.graph_neighbours import neighbours
 from app.answers.passages import Filters, Passage, Source, SourceKind
 from app.errors import InvalidRequest
 from app.runtime.settings import AnswerSettings
@@ -87,4 +88,8 @@ class AnswerRetrieval:
             for position, passage in enumerate(reordered, start=1):
                 passage.ranks["rerank"] = position
             kept = reordered + kept[len(shortlist) :]
-        return Retrieved(kept[:limit], best, len(fused))
+        chosen_passages = kept[:limit]
+        room = min(settings.graph_neighbours, limit - len(chosen_passages))
+        if room > 0 and any(s.kind == "code" for s in chosen):
+            chosen_passages += await neighbours(chosen_passages, team_id=team_id, room=room)
+        return Retrieved(chosen_passages, best, len(fused))

@@ -96,6 +96,7 @@ class SearchHit:
     # Cosine similarity to the query when the vector ranking found the chunk: an absolute relevance that
     # fused rank scores cannot give (answers refuse below a floor of it).
     similarity: float | None = None
+    chunk_id: int | None = None  # the stored chunk, for the symbol graph's expansion
 
     @property
     def denotation(self) -> str:
@@ -300,6 +301,7 @@ class CodeSearch:
                     score=score,
                     ranks=ranks,
                     similarity=similarity.get(row["id"]),
+                    chunk_id=row["id"],
                 )
             )
         return hits
