@@ -327,10 +327,42 @@ class ReleaseNotesNotFound(NotFound):
     code = "RELEASE_NOTES_NOT_FOUND"
 
 
+class KnowledgeImportNotFound(NotFound):
+    """The team has no such knowledge import (or it is another team's; the two look the same)."""
+
+    code = "KNOWLEDGE_IMPORT_NOT_FOUND"
+
+
+class CrawlNotFound(NotFound):
+    """The team has no such repository crawl (or it is another team's; the two look the same)."""
+
+    code = "CRAWL_NOT_FOUND"
+
+
+class KnowledgeSourceConflict(Conflict):
+    """A knowledge source of that name exists with another kind."""
+
+    code = "KNOWLEDGE_SOURCE_CONFLICT"
+
+
 class ReleaseNotesStateInvalid(Conflict):
     """The release notes are not in the state the action needs (approve a draft, publish approved notes)."""
 
     code = "RELEASE_NOTES_STATE_INVALID"
+
+
+class DocTicketNotFound(NotFound):
+    code = "DOC_TICKET_NOT_FOUND"
+
+
+class DocTicketStateInvalid(Conflict):
+    """The documentation ticket is not in the state the action needs (only drafts are approved or rejected)."""
+
+    code = "DOC_TICKET_STATE_INVALID"
+
+
+class FeedbackRunNotFound(NotFound):
+    code = "FEEDBACK_RUN_NOT_FOUND"
 
 
 class NotImplementedRoute(AdjutantError):

@@ -9,6 +9,9 @@ Load comes from `wrk` when it is installed (Debian package `wrk`): a Python clie
 saturates long before the server does, so without wrk the figures are the client's limit, not ours.
 
     uv run python bench/startup.py [--seconds 5] [--concurrency 32] [--workers 1]
+
+Also times the command line (wall, median of several runs, while the service keeps the embedded stack
+up): `adjutant --help`, and `adjutant search` on a one-file index, hybrid (embeds the query) and full-text.
 """
 
 from __future__ import annotations
@@ -150,6 +153,29 @@ def rss_mb(process: subprocess.Popen, data_dir: Path) -> tuple[float, float]:
     return own / 2**20, embedded / 2**20
 
 
+def wall(argv: list[str], env: dict[str, str], runs: int) -> float:
+    """Median wall time of `adjutant ARGV`, from process start to exit."""
+    samples = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        cli(argv, env)
+        samples.append(time.perf_counter() - began)
+    return statistics.median(samples)
+
+
+def cli_times(data_dir: Path, env: dict[str, str]) -> None:
+    source = data_dir.parent / "tiny-repo"
+    source.mkdir(exist_ok=True)
+    (source / "greeting.py").write_text('def greet(name):\n    """Say hello."""\n    return f"hello {name}"\n')
+    cli(["index", str(source), "--team", "bench", "--data-dir", str(data_dir)], env)
+    search = ["search", "greet", "--team", "bench", "--data-dir", str(data_dir)]
+    print(
+        f"command line: adjutant --help {wall(['--help'], env, 5):.2f} s, "
+        f"adjutant search {wall(search, env, 3):.2f} s (hybrid), "
+        f"{wall([*search, '--mode', 'fts'], env, 3):.2f} s (full-text)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=5, help="duration per route with wrk")
@@ -209,6 +235,7 @@ def main() -> None:
                 f"  {name:<28} {result['rps']:8.0f} req/s   p50 {result['p50_ms']:6.2f} ms   "
                 f"p99 {result['p99_ms']:6.2f} ms   errors {result['errors']}"
             )
+        cli_times(data_dir, env)
         service_mb, embedded_mb = rss_mb(process, data_dir)
         print(f"memory: service {service_mb:.0f} MiB RSS, embedded PostgreSQL + Redis {embedded_mb:.0f} MiB RSS")
         stop(process)

@@ -3,7 +3,12 @@ and Redis in a temporary data dir) whose scripted model emits text at a fixed ra
 time to the first text delta and what the server adds to it over calling the scripted provider directly,
 p50/p99 delay between consecutive deltas, delivered events per second, errors, and the server's RSS.
 
-    uv run python bench/streams.py [--clients 100 500 1000] [--chunks 40] [--interval-ms 25] [--workers 1]
+    uv run python bench/streams.py [--clients 100 500 1000] [--chunks 40] [--interval-ms 25] [--workers 1 2 4]
+        [--soak 10000]
+
+With several `--workers` values the levels run against a fresh server per worker count, and a last table
+compares them. `--soak N` then streams N more chats (200 at a time) and prints the server's RSS before and
+after: growth there is memory kept per request.
 
 The clients run in this process on the same machine, so at high N they compete with the server for CPU:
 the figures are an upper bound on the overhead a dedicated client machine would see.
@@ -123,8 +128,27 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[100, 500, 1000])
     parser.add_argument("--chunks", type=int, default=40)
     parser.add_argument("--interval-ms", type=int, default=25)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1])
+    parser.add_argument("--soak", type=int, default=0, help="chats streamed after the levels, to watch RSS")
+    parser.add_argument("--server-log", help="append the server's warnings and errors to this file")
     args = parser.parse_args()
+    scaling = {workers: run_deployment(args, workers) for workers in args.workers}
+    if len(scaling) > 1:
+        print("\nscaling (first delta p50 / gap p99 / delivered events/s)")
+        for clients in args.clients:
+            cells = []
+            for workers, levels in scaling.items():
+                level = levels[clients]
+                cells.append(
+                    f"{workers}w {percentile(level['ttfe'], 0.5) * 1000:.0f}ms/"
+                    f"{percentile(level['gaps'], 0.99) * 1000:.0f}ms/{level['events'] / level['wall']:.0f}"
+                )
+            print(f"{clients:>6} chats: " + "   ".join(cells))
+
+
+def run_deployment(args: argparse.Namespace, workers: int) -> dict[int, dict]:
+    """One server with `workers` workers on a fresh embedded stack: every level, then the soak."""
+    results: dict[int, dict] = {}
 
     with tempfile.TemporaryDirectory(prefix="adjutant-streams-") as tmp:
         Path(tmp).chmod(0o711)  # ours; as root, PostgreSQL's service user must reach the data dir inside
@@ -201,28 +225,31 @@ def main() -> None:
                 "--port",
                 str(port),
                 "--workers",
-                str(args.workers),
+                str(workers),
                 "--data-dir",
                 str(data_dir),
             ],
             env=env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=open(args.server_log, "a") if args.server_log else subprocess.DEVNULL,  # noqa: SIM115
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(300):
+            deadline = time.monotonic() + 300  # a busy machine imports slowly
+            while True:
                 try:
                     if httpx.get(base + "/ping", timeout=0.5).status_code == 200:
                         break
                 except httpx.HTTPError:
                     time.sleep(0.1)
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("adjutant serve did not start")
             baseline = asyncio.run(direct_first_event(script))
             stream_s = args.chunks * args.interval_ms / 1000
             print(
                 f"scripted model: {args.chunks} deltas at {args.interval_ms} ms ({stream_s:.1f} s per chat); "
-                f"direct first delta after {baseline * 1000:.1f} ms; {args.workers} worker(s)"
+                f"direct first delta after {baseline * 1000:.1f} ms; {workers} worker(s)"
             )
             print(
                 f"{'chats':>6} {'TTFE p50':>9} {'p99':>8} {'added p50':>10} {'gap p50':>8} {'gap p99':>8} "
@@ -231,6 +258,7 @@ def main() -> None:
             asyncio.run(run_level(base, token, 10, 60))  # warm-up
             for clients in args.clients:
                 level = asyncio.run(run_level(base, token, clients, timeout=stream_s * 20 + 60))
+                results[clients] = level
                 ttfe = level["ttfe"]
                 errors = sum(level["errors"].values())
                 print(
@@ -240,9 +268,30 @@ def main() -> None:
                     f"{level['events'] / level['wall']:>9.0f} {errors:>7} {server_rss(server):>9.0f}MiB"
                     + (f"  {level['errors']}" if errors else "")
                 )
+            if args.soak:
+                soak(base, token, args.soak, server, timeout=stream_s * 20 + 60)
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(60)
+    return results
+
+
+def soak(base: str, token: str, requests: int, server: subprocess.Popen, *, timeout: float) -> None:
+    """Stream `requests` chats, 200 at a time, and compare the server's RSS after the first wave and at the end."""
+    wave = 200
+    done = errors = 0
+    before = None
+    while done < requests:
+        level = asyncio.run(run_level(base, token, min(wave, requests - done), timeout))
+        done += min(wave, requests - done)
+        errors += sum(level["errors"].values())
+        if before is None:
+            before = server_rss(server)  # after one wave: pools, caches and imports are warm
+    after = server_rss(server)
+    print(
+        f"soak: {done} streamed chats, {errors} errors; server RSS {before:.0f} -> {after:.0f} MiB "
+        f"({(after - before) / before * 100:+.1f} %)"
+    )
 
 
 if __name__ == "__main__":

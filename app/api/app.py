@@ -9,14 +9,21 @@ from typing import Any
 
 from sanic import Sanic
 
+from app.answers.knowledge_source import knowledge_sources
+from app.answers.setup import make_answers
+from app.answers.tool import search_sources_tool
 from app.api import errors, guards, openapi_document, validation
 from app.api.client_config import ClientConfigSnapshots
 from app.api.jobs_runtime import start_jobs
 from app.api.routes import (
+    answers,
     auth,
     chat_ws,
     configs,
+    crawls,
     extension,
+    feedback,
+    graph,
     health,
     history,
     ide_review,
@@ -24,6 +31,7 @@ from app.api.routes import (
     inline_edit,
     integrations,
     jobs,
+    knowledge,
     llm,
     local_binary,
     out_of_scope,
@@ -41,6 +49,7 @@ from app.api.routes import (
 from app.api.webhooks.intake import WebhookIntake
 from app.api.webhooks.replay import ReplayGuard
 from app.auth.login import LoginBindings
+from app.auth.token_cache import RevocationFeed, TokenCache
 from app.auth.tokens import TokenService
 from app.chat.inline_edit import InlineEdits
 from app.chat.rewrites import Rewrites
@@ -54,6 +63,8 @@ from app.errors import ConfigError
 from app.integrations.connections import Connections
 from app.integrations.runtime import IntegrationRuntime
 from app.integrations.websearch import web_search_client
+from app.knowledge import knowledge_search
+from app.knowledge.imports import knowledge_imports
 from app.llm.providers.pool import ProviderPool
 from app.llm.registry import ModelRegistry
 from app.llm.router import LLMRouter
@@ -65,12 +76,15 @@ from app.runtime.redis_client import open_redis
 from app.runtime.secret_box import load_secret_box
 from app.runtime.sentry import close_sentry, init_sentry
 from app.runtime.settings import Settings, secret_values
+from app.search.crawl.job import Crawls
+from app.search.graph.tool import code_graph_tool
 from app.search.rerank import LLMReranker
 from app.search.service import SearchService
 from app.search.tool import code_search_tool
 from app.tools.integration_tools import IntegrationTools
 from app.tools.server_tools import ServerToolRegistry
 from app.version import __version__
+from app.web.blueprint import BLUEPRINTS as WEB_BLUEPRINTS
 
 log = logging.getLogger("adjutant")
 _names = itertools.count()
@@ -132,9 +146,20 @@ def build_services(app: Sanic, settings: Settings, redactor: Any) -> None:
     app.ctx.search = SearchService(settings)
     if settings.search.offer_code_search_tool:
         app.ctx.server_tools.register(code_search_tool(app.ctx.search))
+        app.ctx.server_tools.register(code_graph_tool())
     app.ctx.server_tools.register(release_notes_tool(app.ctx.search, settings))
+    app.ctx.answers = make_answers(
+        settings,
+        app.ctx.search,
+        app.ctx.models,
+        app.ctx.llm,
+        extra_sources=knowledge_sources(knowledge_search(settings).search, app.ctx.search.embedder),
+    )
+    app.ctx.server_tools.register(search_sources_tool(app.ctx.answers))
     app.ctx.client_config = ClientConfigSnapshots.build(settings, app.ctx.models)
-    app.ctx.tokens = TokenService(settings.auth)
+    app.ctx.tokens = TokenService(
+        settings.auth, cache=TokenCache(settings.auth.token_cache_s) if settings.auth.token_cache_s else None
+    )
     app.ctx.redactor = redactor
 
 
@@ -154,6 +179,8 @@ def install_routes(app: Sanic) -> None:
         uploads.bp,
         query_solver_sse.bp,
         search.bp,
+        graph.bp,
+        answers.bp,
         local_binary.bp,
         extension.bp,
         urls.bp,
@@ -167,8 +194,12 @@ def install_routes(app: Sanic) -> None:
         ide_review_ws.bp,
         reviews.bp,
         release_notes.bp,
+        knowledge.bp,
+        crawls.bp,
+        feedback.bp,
         out_of_scope.bp,
         telemetry.bp,
+        *WEB_BLUEPRINTS,
     ):
         app.blueprint(blueprint)
 
@@ -178,6 +209,9 @@ async def open_stores(app: Sanic, settings: Settings) -> None:
     init_sentry(settings.sentry, app.ctx.redactor, release=__version__)
     await open_database(settings.database.url, settings.database)
     app.ctx.redis = await open_redis(settings.redis.url)
+    await app.ctx.tokens.connect_revocations(
+        RevocationFeed(app.ctx.redis, settings.redis.key_prefix, app.ctx.tokens.cache)
+    )
     app.ctx.login_bindings = LoginBindings(
         app.ctx.redis, settings.redis.key_prefix, settings.auth.login_binding_ttl_minutes
     )
@@ -199,6 +233,10 @@ async def start_background(app: Sanic, settings: Settings) -> None:
     )
     app.ctx.jobs = app.ctx.job_services.queue
     app.ctx.schedules = app.ctx.job_services.schedules
+    app.ctx.knowledge = knowledge_imports(
+        settings, app.ctx.search, queue=lambda: app.ctx.jobs, connections=lambda: app.ctx.connections
+    )
+    app.ctx.crawls = Crawls(app.ctx.search, lambda: app.ctx.connections, lambda: app.ctx.jobs)
     app.ctx.webhooks = WebhookIntake(
         app.ctx.jobs,
         app.ctx.connections.webhook_target,
@@ -231,6 +269,7 @@ def start_chat(app: Sanic, settings: Settings, redactor: Any) -> None:
     app.ctx.solver.start()
     app.ctx.helper = app.ctx.solver.helper
     app.ctx.search.reranker = LLMReranker(partial(app.ctx.helper.ask_helper, purpose="rerank", max_output_tokens=1000))
+    app.ctx.answers.retrieval.reranker = app.ctx.search.reranker
     helper = {"ask_helper": app.ctx.helper.ask_helper, "helper_available": app.ctx.helper.helper_model}
     app.ctx.websearch = WebSearch(settings.websearch, web_search_client(settings.websearch), **helper)
     app.ctx.rewrites = Rewrites(settings.rewrites, **helper)
@@ -264,6 +303,7 @@ async def stop_background(app: Sanic, settings: Settings) -> None:
 
 
 async def close_stores(app: Sanic) -> None:
+    await app.ctx.tokens.disconnect_revocations()
     redis = getattr(app.ctx, "redis", None)
     if redis is not None:
         await redis.aclose()

@@ -6,13 +6,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from app.feedback.job import FeedbackJobs
 from app.jobs.backends import kind_defaults
 from app.jobs.interface import JobHandlers
 from app.jobs.queue import JobQueue
 from app.jobs.webhook_events import WebhookEvents
+from app.knowledge import imports as knowledge_imports
 from app.releases import job as release_notes_job
+from app.review.notify.jobs import NotificationJobs
 from app.review.pr.jobs import PullRequestReviewJobs
 from app.runtime.settings import Settings
+from app.search.crawl import job as crawl_job
 from app.search.index_job import KIND as INDEX_JOB
 from app.search.index_job import IndexJobs
 from app.search.reindex_job import KIND as REINDEX_JOB
@@ -47,6 +51,10 @@ def job_handlers(
         REINDEX_JOB, ReindexJobs(queue).handle, max_attempts=3, schedulable=True, payload_model=ReindexPayload
     )
     release_notes_job.register(handlers, settings, search, redis=redis)
+    crawl_job.register(handlers, settings, search, queue, redis=redis)
+    knowledge_imports.register(handlers, settings, search, queue, redis=redis)
     PullRequestReviewJobs(settings, redis=redis, queue=queue).register(handlers, webhook_events)
+    FeedbackJobs(settings, redis=redis).register(handlers, webhook_events)
+    NotificationJobs(settings, redis=redis).register(handlers)
     webhook_events.register_kinds(handlers)
     return handlers

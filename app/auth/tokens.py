@@ -15,15 +15,18 @@ import base64
 import enum
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+from redis.exceptions import RedisError
 from tortoise.exceptions import DBConnectionError, OperationalError
 
 from app.auth.principal import Principal
+from app.auth.token_cache import RevocationFeed, TokenCache
 from app.db.models import ApiToken
 from app.db.repositories import identity
 from app.errors import AuthUnavailable, InvalidRequest, NotVerified
@@ -32,6 +35,7 @@ from app.runtime.settings import AuthSettings
 TOKEN_PREFIX = "adj_"  # noqa: S105 - a format marker, not a credential
 TOKEN_PATTERN = re.compile(r"^adj_[A-Za-z0-9_-]{43}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+log = logging.getLogger("adjutant.auth")
 # Failures that mean "the token store is unreachable", never "the token is bad" (docs/protocol.md §1.5).
 STORE_UNAVAILABLE = (
     DBConnectionError,
@@ -92,8 +96,19 @@ def classify(token: ApiToken, now: datetime, policy: AuthSettings, *, grace: boo
 
 
 class TokenService:
-    def __init__(self, policy: AuthSettings) -> None:
+    def __init__(self, policy: AuthSettings, *, cache: TokenCache | None = None) -> None:
         self.policy = policy
+        self.cache = cache
+        self.revocations: RevocationFeed | None = None
+
+    async def connect_revocations(self, feed: RevocationFeed) -> None:
+        """Announce revocations on `feed`, and (with a cache) start serving cached tokens it keeps fresh."""
+        self.revocations = feed
+        await feed.start()
+
+    async def disconnect_revocations(self) -> None:
+        if self.revocations is not None:
+            await self.revocations.stop()
 
     async def issue(
         self,
@@ -165,6 +180,18 @@ class TokenService:
     async def revoke_raw(self, raw: str) -> None:
         """Revoke a token and the rest of its rotation chain."""
         await identity.revoke_token_hash(hash_token(raw), utcnow())
+        await self._announce_revocation()
+
+    async def _announce_revocation(self) -> None:
+        """Every worker forgets its cached tokens now; without Redis they expire within the cache's TTL."""
+        if self.revocations is None:
+            return
+        try:
+            await self.revocations.publish()
+        except RedisError:
+            log.warning(
+                "could not announce a revocation; cached tokens expire within %.0f s", self.policy.token_cache_s
+            )
 
     async def authenticate(
         self, raw: str | None, *, grace: bool = False, now: datetime | None = None
@@ -172,9 +199,14 @@ class TokenService:
         """Resolve a bearer token; raise NotVerified if unusable, AuthUnavailable if the store is down."""
         if not raw or not TOKEN_PATTERN.match(raw):
             raise NotVerified("missing or malformed token")
+        token_hash = hash_token(raw)
+        cache = self.cache if now is None else None  # a caller naming the time wants it judged, not remembered
+        if cache is not None and (cached := cache.get(token_hash)) is not None:
+            return cached
+        generation = cache.generation if cache is not None else 0
         now = now or utcnow()
         try:
-            token = await identity.find_token(hash_token(raw))
+            token = await identity.find_token(token_hash)
             if token is None:
                 raise NotVerified("unknown token")
             state = classify(token, now, self.policy, grace=grace)
@@ -198,7 +230,12 @@ class TokenService:
             name=token.user.name,
             team_name=token.team.name,
         )
-        return Authentication(principal, state, replacement, expired=now >= token.expires_at)
+        auth = Authentication(principal, state, replacement, expired=now >= token.expires_at)
+        if cache is not None and state is TokenState.VALID:
+            # Never cached into the window where the token must be rotated: that answer carries a replacement.
+            rotate_at = token.expires_at - timedelta(hours=self.policy.rotate_before_expiry_hours)
+            cache.put(token_hash, auth, generation, (rotate_at - now).total_seconds())
+        return auth
 
     async def _rotate(self, token: ApiToken, raw: str, now: datetime) -> str:
         replacement = derive_replacement(token.rotation_key, raw)
@@ -215,4 +252,8 @@ class TokenService:
         tokens they replaced and were replaced by): returns how many tokens were revoked."""
         if not prefix and not email:
             raise InvalidRequest("name a token prefix or a user email to revoke")
-        return await identity.revoke_tokens(prefix=prefix, email=email.strip().lower() if email else None, now=utcnow())
+        email = email.strip().lower() if email else None
+        count = await identity.revoke_tokens(prefix=prefix, email=email, now=utcnow())
+        if count:
+            await self._announce_revocation()
+        return count

@@ -174,9 +174,9 @@ class QuerySolver:
             return None
         return await get_owned(Session, wanted, caller, not_found=SessionNotFound)
 
-    async def _running_duplicate(self, print_: str, caller: Caller) -> Step | None:
-        step = await repo.running_step_with_fingerprint(None, print_)
-        if step is None or not owns_session(caller, step.session):
+    async def _running_duplicate(self, print_: str, caller: Caller) -> repo.RunningByFingerprint | None:
+        step = await repo.running_with_fingerprint(print_)
+        if step is None or not owns_session(caller, step):
             return None
         return step if await self.running.is_alive(step.stream_id) else None
 
@@ -220,6 +220,28 @@ class QuerySolver:
         # Claimed before anything is committed: with Redis away the request fails and leaves nothing behind.
         stream_id = new_stream_id()
         await self.running.claim(stream_id)
+        if session is None and selection is not None and not substituted:
+            # The common case, a new conversation, is written in one round trip.
+            try:
+                started = await self._new_conversation(request, selection, model, caller, print_, images, stream_id)
+            except BaseException:
+                await self.running.release(stream_id)
+                raise
+            summary = self._summarize(started.session.id, request.query)
+            await self._start(
+                started.step,
+                started.session,
+                started.query,
+                caller,
+                model,
+                request,
+                selection,
+                print_,
+                summary,
+                history=(started.message,),
+                calls_counted=1,
+            )
+            return Answer(follow=started.step.stream_id, session_id=started.session.id)
         try:
             async with in_transaction():
                 if session is None:
@@ -268,6 +290,47 @@ class QuerySolver:
         await self._start(step, session, query, caller, model, request, selection, print_, summary)
         return Answer(follow=step.stream_id, session_id=session.id)
 
+    async def _new_conversation(
+        self,
+        request: ChatRequest,
+        selection: Selection,
+        model: RegisteredModel,
+        caller: Caller,
+        print_: str,
+        images: list[ImagePart],
+        stream_id: str,
+    ) -> NewConversation:
+        assert request.query is not None
+        message = self._user_message(request, selection, model, images)
+        written = await repo.start_conversation(
+            team_id=caller.team_id,
+            user_id=caller.user_id,
+            session_type=request.session_type or caller.header_session_type or DEFAULT_SESSION_TYPE,
+            summary=provisional_summary(request.query),
+            model=model.name,
+            text=request.query,
+            agent=selection.agent.name,
+            agent_reason=agent_reason(selection),
+            retry_reason=request.retry_reason,
+            fingerprint=print_,
+            user_element=user_element(request),
+            transcript_message=message.model_dump(mode="json"),
+            stream_id=stream_id,
+            calls_counted=1,  # the step's first model call, counted here rather than by one more round trip
+        )
+        return NewConversation(written.session, written.query, written.step, message)
+
+    def _user_message(
+        self, request: ChatRequest, selection: Selection, model: RegisteredModel, images: list[ImagePart]
+    ) -> Message:
+        """What the model is told the user asked: the agent's rendering of the query, with its images."""
+        context = self._agent_input(request, selection.query)
+        text = selection.agent.user_message(context, focus_budget_tokens=self.settings.focus_budget_tokens)
+        if images and not model.spec.multimodal:
+            text += f"\n\n[The user attached {len(images)} image(s); this model cannot see images.]"
+            images = []
+        return Message.user(text, *images)
+
     async def _new_query(
         self,
         request: ChatRequest,
@@ -286,7 +349,7 @@ class QuerySolver:
             text=request.query,
             model=model.name,
             agent=selection.agent.name,
-            agent_reason=f"{selection.by}: {selection.reason}"[:300] if selection.reason else selection.by,
+            agent_reason=agent_reason(selection),
             retry_reason=request.retry_reason,
             fingerprint=print_,
         )
@@ -300,19 +363,13 @@ class QuerySolver:
             actor="USER",
             message_type="TEXT",
             user_query_id=query.id,
-            payload={
-                "text": request.query,
-                "focus_items": [strip_focus(f) for f in request.focus_items],
-                "attachments": [{"attachment_id": a.attachment_id} for a in request.attachments],
-            },
+            payload=user_element(request),
         )
-        context = self._agent_input(request, selection.query)
-        text = selection.agent.user_message(context, focus_budget_tokens=self.settings.focus_budget_tokens)
-        if images and not model.spec.multimodal:
-            text += f"\n\n[The user attached {len(images)} image(s); this model cannot see images.]"
-            images = []
         await transcript.append(
-            Message.user(text, *images), team_id=caller.team_id, session_id=session.id, user_query_id=query.id
+            self._user_message(request, selection, model, images),
+            team_id=caller.team_id,
+            session_id=session.id,
+            user_query_id=query.id,
         )
         return query
 
@@ -485,7 +542,12 @@ class QuerySolver:
         selection: Selection,
         print_: str,
         summary: asyncio.Task[str | None] | None,
+        *,
+        history: tuple[Message, ...] | None = None,
+        calls_counted: int = 0,
     ) -> None:
+        """Launch the step; `history` is the session's transcript when the caller has it in hand (a new
+        conversation), `calls_counted` its model calls already recorded on the query."""
         try:
             agent = selection.agent
             flags = request.tool_flags(semantic_search_enabled=self.settings.semantic_search_enabled)
@@ -520,6 +582,8 @@ class QuerySolver:
                 connection_id=caller.connection_id,
                 summary=summary,
                 step_cap=self._step_cap(agent),
+                history=history,
+                calls_counted=calls_counted,
             )
             await self.runner.start(plan)
         except Exception:
@@ -598,6 +662,27 @@ class QuerySolver:
         self.background.add(task)
         task.add_done_callback(self.background.discard)
         return task
+
+
+@dataclass(frozen=True)
+class NewConversation:
+    session: Session
+    query: UserQuery
+    step: Step
+    message: Message  # the user message as the model sees it: the whole transcript so far
+
+
+def agent_reason(selection: Selection) -> str:
+    return f"{selection.by}: {selection.reason}"[:300] if selection.reason else selection.by
+
+
+def user_element(request: ChatRequest) -> dict[str, Any]:
+    """The USER chat element of a query, as history shows it."""
+    return {
+        "text": request.query,
+        "focus_items": [strip_focus(f) for f in request.focus_items],
+        "attachments": [{"attachment_id": a.attachment_id} for a in request.attachments],
+    }
 
 
 def new_stream_id() -> str:

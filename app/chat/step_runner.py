@@ -73,6 +73,8 @@ class StepPlan:
     connection_id: str | None
     summary: asyncio.Task[str | None] | None = None
     step_cap: int | None = None  # the agent's model-call budget; None = chat.step_cap
+    history: tuple[Message, ...] | None = None  # the transcript, when the caller already holds it
+    calls_counted: int = 0  # model calls of this step already recorded on the query (at intake)
 
 
 class StepRunner:
@@ -108,6 +110,7 @@ class StepRunner:
             on_cancel=lambda: self.hub.close(stream_id),
         )
         self.running.add(entry)
+        self.hub.expect(stream_id)
         entry.task = asyncio.create_task(self._run(plan, entry), name=f"step-{plan.step.stream_id}")
 
     async def _run(self, plan: StepPlan, entry: RunningStep) -> None:
@@ -141,6 +144,7 @@ class _StepRun:
             runner.hub,
             cancel_key=runner.running.cancel_key(stream_id),
             on_cancel_requested=lambda: runner.running.stop_local([stream_id], "cancelled"),
+            flush_window_s=self.settings.stream_flush_ms / 1000,
         )
         self.blocks = BlockWriter(self.emitter, self._persist_block, self._boundary)
         self.tools = StepToolCalls(plan, self.settings, self.emitter, self.blocks, self._persist)
@@ -163,13 +167,18 @@ class _StepRun:
         capped_noted = False
         step_cap = plan.step_cap or self.settings.step_cap
         async with asyncio.timeout(self.settings.step_timeout_s):
+            preloaded, precounted = plan.history, plan.calls_counted
             while True:
-                calls = await repo.count_model_call(plan.query.id)
+                if precounted:  # the intake recorded this call with the query, in the same round trip
+                    calls, precounted = precounted, 0
+                else:
+                    calls = await repo.count_model_call(plan.query.id)
                 capped = calls > step_cap
                 if capped and not capped_noted:
                     capped_noted = True
                     await self._system_info(f"Stopped after {step_cap} model steps for this request.")
-                history = await transcript.load(plan.session.id)
+                history = list(preloaded) if preloaded is not None else await transcript.load(plan.session.id)
+                preloaded = None
                 request = LLMRequest(
                     model=self.model_name,
                     messages=(system, *history),

@@ -178,6 +178,7 @@ class LiveHub:
         self.follower_limit = follower_limit
         self.followers: dict[str, set[Follower]] = {}
         self.silenced: set[str] = set()
+        self.unpublished: set[str] = set()  # steps started here that have published nothing yet
 
     def follow(self, stream_id: str) -> Follower:
         follower = Follower(self.follower_limit)
@@ -191,7 +192,13 @@ class LiveHub:
             if not followers:
                 del self.followers[stream_id]
 
+    def expect(self, stream_id: str) -> None:
+        """A step is about to start here: until it publishes, followers need not read its buffer."""
+        self.unpublished.add(stream_id)
+
     def publish(self, stream_id: str, frames: list[dict[str, Any]]) -> None:
+        if frames:
+            self.unpublished.discard(stream_id)
         for follower in list(self.followers.get(stream_id, ())):
             if not follower.offer(frames):
                 self.unfollow(stream_id, follower)
@@ -205,8 +212,16 @@ class LiveHub:
     def is_silenced(self, stream_id: str) -> bool:
         return stream_id in self.silenced
 
+    def has_published(self, stream_id: str) -> bool:
+        return stream_id not in self.unpublished
+
     def forget(self, stream_id: str) -> None:
         self.silenced.discard(stream_id)
+        self.unpublished.discard(stream_id)
+
+
+# Frames that stream content in small pieces: worth holding a moment to write several in one round trip.
+DELTAS = frozenset({"TEXT_DELTA", "THINKING_BLOCK_DELTA", "CODE_BLOCK_DELTA", "TOOL_USE_REQUEST_DELTA"})
 
 
 class StepEmitter:
@@ -216,6 +231,12 @@ class StepEmitter:
     then publishes it, so events reach followers in order, only after they are durable, and a fast
     producer costs one round trip per batch rather than per event. Each batch also checks `cancel_key`:
     a cancel that reached no worker directly is seen at the step's next batch.
+
+    Deltas are coalesced on a timer: a batch of deltas is written at most once per `flush_window_s`, so
+    a model sending a token every 25 ms costs a round trip per window rather than per token. The first
+    delta after anything else goes at once (the first token is never held), and any other frame (a block
+    boundary, a tool request, an ending) writes everything pending immediately, as does `drain`, which
+    every ending, failure and cancel passes through: what was emitted is never left unwritten.
     """
 
     def __init__(
@@ -227,6 +248,7 @@ class StepEmitter:
         *,
         cancel_key: str | None = None,
         on_cancel_requested: Callable[[], None] | None = None,
+        flush_window_s: float = 0.0,
     ) -> None:
         self.stream_id = stream_id
         self.buffer = buffer
@@ -234,10 +256,14 @@ class StepEmitter:
         self.start_ms = start_ms or int(time.time() * 1000)
         self.cancel_key = cancel_key
         self.on_cancel_requested = on_cancel_requested
+        self.flush_window_s = flush_window_s
         self.sequence = 0
         self.pending: list[tuple[dict[str, Any], bool]] = []
         self.flusher: asyncio.Task[None] | None = None
         self.failure: StreamStoreUnavailable | None = None
+        self.writes = 0
+        self._urgent = asyncio.Event()
+        self._deltas_written_at = float("-inf")
 
     def emit(
         self, kind: str, content: dict[str, Any] | None = None, *, live: bool = True, **data: Any
@@ -249,6 +275,8 @@ class StepEmitter:
         frame = {"message_id": f"{self.start_ms}-{self.sequence}", "data": body, "stream_timestamp": utc_timestamp()}
         self.sequence += 1
         self.pending.append((frame, live))
+        if kind not in DELTAS:
+            self._urgent.set()
         if self.flusher is None or self.flusher.done():
             self.flusher = asyncio.create_task(self._flush())
         return frame
@@ -258,9 +286,25 @@ class StepEmitter:
         if self.failure is not None:
             raise self.failure
 
+    async def _hold(self) -> None:
+        """Wait, while only deltas are pending, until a window has passed since deltas were last written."""
+        if self.flush_window_s <= 0 or self._urgent.is_set():
+            return
+        loop = asyncio.get_running_loop()
+        delay = self._deltas_written_at + self.flush_window_s - loop.time()
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._urgent.wait()
+
     async def _flush(self) -> None:
         while self.pending:
+            await self._hold()
             batch, self.pending = self.pending, []
+            self._urgent.clear()
+            self.writes += 1
+            if any(frame["data"]["type"] in DELTAS for frame, _ in batch):
+                self._deltas_written_at = asyncio.get_running_loop().time()
             frames = [frame for frame, _ in batch]
             if self.failure is not None:
                 # After a lost write only the ending is still worth writing, and it is shown regardless:
@@ -282,10 +326,12 @@ class StepEmitter:
                 self.on_cancel_requested()
 
     async def drain(self) -> None:
-        """Wait until everything emitted so far is written and published (or given up on)."""
+        """Wait until everything emitted so far is written and published (or given up on), now."""
+        self._urgent.set()
         while self.flusher is not None and not self.flusher.done():
             await asyncio.shield(self.flusher)
         if self.pending:
+            self._urgent.set()
             self.flusher = asyncio.create_task(self._flush())
             await self.flusher
 
@@ -300,9 +346,12 @@ async def relay(stream_id: str, after: str | None, send: Any, *, buffer: StepBuf
     cancel ends with CANCELLED); a cancellation that happens while following is silent (docs/protocol.md §9).
     A local follower too slow for the hub's queue continues by tailing the buffer, like a remote one."""
     follower = hub.follow(stream_id) if local else None
+    # A local step that has published nothing yet will publish everything to this follower (it follows
+    # before any await): the buffer holds nothing to replay, so skip reading it.
+    fresh = follower is not None and after is None and not hub.has_published(stream_id)
     last = after
     try:
-        for frame in await buffer.read_after(stream_id, after):
+        for frame in [] if fresh else await buffer.read_after(stream_id, after):
             await send(frame)
             last = frame["message_id"]
             if is_terminal(frame):

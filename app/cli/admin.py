@@ -5,21 +5,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.table import Table
 
-from app.auth.tokens import TokenService
 from app.cli.common import ConfigOption, DataDirOption, console, fail, out, run_async, settings_from_cli, user_errors
-from app.cli.database import prepare_database
-from app.db.connection import close_database, open_database
-from app.db.migrations import status_of
-from app.db.repositories.identity import list_tokens
 from app.errors import InvalidRequest
 from app.runtime.config_loader import PROJECT_ROOT
-from app.runtime.settings import Settings
-from app.runtime.stack import backing_services
+
+if TYPE_CHECKING:
+    from app.runtime.settings import Settings
+    from app.runtime.stack import Stack
+
+# The database, Redis and token modules are imported inside the commands: `adjutant --help` and every
+# command that does not need them start without paying for Tortoise, asyncpg and redis-py.
 
 T = TypeVar("T")
 token_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
@@ -32,6 +31,10 @@ def migrate(
     config: ConfigOption = None,
 ) -> None:
     """Create the database if needed and apply pending migrations."""
+    from app.cli.database import prepare_database
+    from app.db.migrations import status_of
+    from app.runtime.stack import backing_services
+
     settings = settings_from_cli(data_dir, config)
     with user_errors(), backing_services(settings, need_redis=False) as stack:
         if status:
@@ -47,16 +50,24 @@ def migrate(
 
 def run_on_database(settings: Settings, action: Callable[[], Awaitable[T]]) -> T:
     """Run `action` with the ORM open on a current schema; bad input becomes one line and exit 2."""
+    return run_on_stack(settings, lambda _stack: action())
+
+
+def run_on_stack(settings: Settings, action: Callable[[Stack], Awaitable[T]], *, need_redis: bool = False) -> T:
+    """`run_on_database` for an action that also needs the stack's other URLs (Redis)."""
+    from app.cli.database import prepare_database
+    from app.db.connection import close_database, open_database
+    from app.runtime.stack import backing_services
 
     async def run() -> T:
         await prepare_database(stack.database_url)
         await open_database(stack.database_url, settings.database)
         try:
-            return await action()
+            return await action(stack)
         finally:
             await close_database()
 
-    with user_errors(), backing_services(settings, need_redis=False) as stack:
+    with user_errors(), backing_services(settings, need_redis=need_redis) as stack:
         try:
             return run_async(run)
         except InvalidRequest as exc:
@@ -74,6 +85,8 @@ def token_create(
     config: ConfigOption = None,
 ) -> None:
     """Issue a bearer token. Only the token is printed on stdout, so it can be captured by scripts."""
+    from app.auth.tokens import TokenService
+
     settings = settings_from_cli(data_dir, config)
     service = TokenService(settings.auth)
     raw, row = run_on_database(
@@ -90,6 +103,10 @@ def token_list(
     config: ConfigOption = None,
 ) -> None:
     """List tokens (prefixes only; tokens themselves are never stored)."""
+    from rich.table import Table
+
+    from app.db.repositories.identity import list_tokens
+
     settings = settings_from_cli(data_dir, config)
     rows = run_on_database(settings, partial(list_tokens, email))
     header = ("prefix", "user", "team", "origin", "name", "expires (UTC)", "state")
@@ -123,9 +140,24 @@ def token_revoke(
     config: ConfigOption = None,
 ) -> None:
     """Revoke tokens, each with its whole rotation chain; requests with them are rejected from then on."""
+    from redis.asyncio import Redis
+
+    from app.auth.token_cache import RevocationFeed
+    from app.auth.tokens import TokenService
+
     settings = settings_from_cli(data_dir, config)
     service = TokenService(settings.auth)
-    count = run_on_database(settings, partial(service.revoke, prefix=prefix, email=email))
+
+    async def revoke(stack: Stack) -> int:
+        # Running servers cache tokens for auth.token_cache_s: tell them, so the revocation holds at once.
+        redis = Redis.from_url(stack.redis_url)
+        try:
+            await service.connect_revocations(RevocationFeed(redis, settings.redis.key_prefix))
+            return await service.revoke(prefix=prefix, email=email)
+        finally:
+            await redis.aclose()
+
+    count = run_on_stack(settings, revoke, need_redis=True)
     out.print(f"revoked {count} token{'s' if count != 1 else ''}")
     if count == 0:
         raise typer.Exit(1)

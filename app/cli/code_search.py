@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.syntax import Syntax
 
 from app.cli.admin import run_on_database
 from app.cli.common import ConfigOption, DataDirOption, console, fail, out, settings_from_cli
-from app.db.repositories.identity import get_or_create_team, team_named
-from app.search.indexer import Progress as IndexProgress
-from app.search.service import SearchService
+
+if TYPE_CHECKING:
+    from app.search.indexer import Progress as IndexProgress
+
+# The search stack (ONNX Runtime, numpy, tree-sitter) and the ORM are imported inside the commands, so
+# `--help` is quick and `search` never loads the indexer.
 
 TeamOption = Annotated[str, typer.Option(help="The team that owns the index.")]
 
@@ -28,6 +29,18 @@ def index(
     config: ConfigOption = None,
 ) -> None:
     """Index a repository for code search; unchanged files are skipped on later runs."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from app.db.repositories.identity import get_or_create_team
+    from app.search.service import SearchService
+
     settings = settings_from_cli(data_dir, config)
     service = SearchService(settings)
     repo_name = name or path.resolve().name
@@ -76,6 +89,11 @@ def search(
     config: ConfigOption = None,
 ) -> None:
     """Search indexed code: ranked chunks with paths and line ranges."""
+    from rich.syntax import Syntax
+
+    from app.db.repositories.identity import team_named
+    from app.search.service import SearchService
+
     if mode not in ("hybrid", "fts", "vector"):
         raise fail("--mode must be hybrid, fts or vector")
     settings = settings_from_cli(data_dir, config)

@@ -22,6 +22,14 @@ async def register_vector_codec(conn: asyncpg.Connection) -> None:
         await register_vector(conn)
 
 
+async def keep_session_state(conn: asyncpg.Connection) -> None:
+    """The pool's reset on release, replacing asyncpg's default query (`pg_advisory_unlock_all(); CLOSE ALL;
+    UNLISTEN *; RESET ALL`, one round trip per release). Our pooled connections keep no session state to
+    undo: locks are transaction-scoped (`pg_advisory_xact_lock`), settings are `SET LOCAL`, nothing
+    LISTENs and no cursor is held; the only session-level advisory lock (migrations) is taken on a
+    connection of its own. asyncpg still rolls back an open transaction before calling this."""
+
+
 def tortoise_config(database_url: str, settings: DatabaseSettings) -> dict[str, Any]:
     connection = expand_db_url(database_url)
     credentials = connection["credentials"]
@@ -29,6 +37,7 @@ def tortoise_config(database_url: str, settings: DatabaseSettings) -> dict[str, 
         minsize=settings.pool_min,
         maxsize=settings.pool_max,
         init=register_vector_codec,
+        reset=keep_session_state,
         server_settings={"application_name": "adjutant", "timezone": "UTC"}
         | ({"statement_timeout": str(settings.statement_timeout_ms)} if settings.statement_timeout_ms else {}),
     )

@@ -47,7 +47,7 @@ AUTH_FORMS: dict[str, dict[str, tuple[str, ...]]] = {
 # Non-secret settings a connection may carry, with their types; anything else is refused (a typo would
 # otherwise be silently ignored).
 OPTIONS: dict[str, dict[str, type]] = {
-    "github": {"installation_id": int},
+    "github": {"installation_id": int, "feedback_repos": list, "feedback_labels": list},
     "gitlab": {"oauth": bool},
     "bitbucket": {"workspace": str},
     "jira": {"deployment": str, "acceptance_criteria_field": str, "default_project": str},

@@ -54,6 +54,7 @@ from app.integrations.github_api import (
 from app.integrations.github_app import GitHubAppAuth
 from app.integrations.github_discussions import Discussion, list_discussions
 from app.integrations.github_graphql import GitHubGraphQL, ReviewThread
+from app.integrations.repository_lists import ScmRepository, github_listing, github_repository
 from app.integrations.runtime import IntegrationRuntime, static_headers
 from app.integrations.scm import PullRequestState
 from app.integrations.scm_text import cut_diff, file_text
@@ -335,6 +336,16 @@ class GitHubClient:
         body = await self._http.get_json(f"/repos/{repo}/git/ref/heads/{quote_ref(branch)}")
         with shapes.shape("a ref"):
             return str(body["object"]["sha"])
+
+    async def list_repositories(
+        self, *, org: str | None = None, topic: str | None = None, limit: int = MAX_LIST
+    ) -> AsyncIterator[ScmRepository]:
+        """An organisation's repositories, or those with a topic (within `org` when given)."""
+        async for repo in github_listing(self._http, org=org, topic=topic, limit=limit):
+            yield repo
+
+    async def get_repository(self, repo: str) -> ScmRepository:
+        return github_repository(await self._http.get_json(f"/repos/{check_repo(repo)}"))
 
     async def create_branch(self, repo: str, branch: str, sha: str) -> None:
         repo = check_repo(repo)

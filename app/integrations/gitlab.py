@@ -23,6 +23,7 @@ import httpx
 from app.errors import IntegrationAuthFailed, IntegrationNotFound, IntegrationRejected, IntegrationUnavailable
 from app.integrations import gitlab_shapes as shapes
 from app.integrations.connection import ConnectionInfo
+from app.integrations.repository_lists import ScmRepository, gitlab_listing, gitlab_main_language, gitlab_repository
 from app.integrations.runtime import IntegrationRuntime, static_headers
 from app.integrations.scm import PullRequestState
 from app.integrations.scm_text import cut_diff, file_text
@@ -392,6 +393,32 @@ class GitLabClient:
             return shapes.merge_request(repo, raw, self._web)
 
     # --- paging ----------------------------------------------------------------------------------------------
+
+    async def list_repositories(
+        self, *, group: str | None = None, topic: str | None = None, languages: bool = False, limit: int = MAX_LIST
+    ) -> AsyncIterator[ScmRepository]:
+        """A group's projects (with its subgroups'), or those with a topic; `languages`: read each one's main
+        language (one more call per project)."""
+        async for raw in gitlab_listing(self._http, group=group, topic=topic, limit=limit, next_url=_next_page):
+            language = None
+            if languages and raw.get("id") is not None:
+                language = gitlab_main_language(await self._http.get_json(f"/projects/{int(raw['id'])}/languages"))
+            yield gitlab_repository(raw, language)
+
+    async def get_repository(self, repo: str, *, languages: bool = False) -> ScmRepository:
+        path = f"/projects/{_project(repo)}"
+        raw = shapes.obj(await self._http.get_json(path, params={"statistics": "true"}), "a project")
+        language = gitlab_main_language(await self._http.get_json(path + "/languages")) if languages else None
+        return gitlab_repository(raw, language)
+
+    async def branch_head(self, repo: str, branch: str) -> str:
+        """The SHA a branch points at."""
+        body = shapes.obj(
+            await self._http.get_json(f"/projects/{_project(repo)}/repository/branches/{quote(branch, safe='')}"),
+            "a branch",
+        )
+        with shapes.shape("a branch"):
+            return str(body["commit"]["id"])
 
     def _list(self, path: str, params: Mapping[str, Any], limit: int, *, cap: int = MAX_LIST) -> AsyncIterator[Any]:
         limit = max(0, min(int(limit), cap))

@@ -141,6 +141,12 @@ class AuthSettings(Section):
     )
     login_binding_ttl_minutes: int = Field(ge=1, le=60, description="How long a browser login binding may be polled.")
     last_used_resolution_s: int = Field(ge=1, description="Record a token's last use at most this often.")
+    token_cache_s: float = Field(
+        ge=0,
+        le=60,
+        description="Remember a token that authenticated cleanly this long (0 = look every request up); a "
+        "revocation clears every worker's cache at once over Redis.",
+    )
 
     @model_validator(mode="after")
     def _windows(self) -> AuthSettings:
@@ -367,6 +373,12 @@ class ChatSettings(Section):
         ge=16,
         description="Frames queued in memory for one slow follower; beyond it, it catches up from the stream buffer.",
     )
+    stream_flush_ms: float = Field(
+        ge=0,
+        le=200,
+        description="Text deltas are written to the stream buffer (and shown) at most this often per step, several "
+        "per round trip; the first delta and every other event go at once. 0 = one write per delta.",
+    )
     ping_interval_s: float = Field(gt=0, description="Server PING frame interval on idle sockets.")
     idle_close_s: float = Field(gt=0, description="Close sockets idle for this long (no step, no request).")
     connection_error_grace_s: float = Field(
@@ -408,11 +420,22 @@ class SearchSettings(Section):
     openai_embedding_model: str = Field(description="OpenAI model when embedding_provider = openai.")
     embedding_dimension: int = Field(ge=32, le=3072, description="Vector size of an index (384 for the local model).")
     embedding_threads: int = Field(ge=0, description="CPU threads for local embeddings; 0 = all cores.")
+    embedding_batch_size: int = Field(
+        ge=1, le=256, description="Chunks the local model embeds per call (bench/indexing.py measures it)."
+    )
     max_chunk_chars: int = Field(ge=200, le=20000, description="Largest chunk, in characters.")
     candidates: int = Field(ge=1, le=1000, description="Hits taken from each method before fusion.")
     rrf_k: int = Field(ge=1, description="Reciprocal-rank-fusion constant (smaller = more weight on top ranks).")
     fts_weight: float = Field(ge=0, le=10, description="Weight of the full-text ranking in the fusion.")
     vector_weight: float = Field(ge=0, le=10, description="Weight of the vector ranking in the fusion.")
+    fusion: Literal["rrf", "scores"] = Field(
+        description="rrf = reciprocal rank fusion (rrf_k, fts_weight, vector_weight); scores = cosine similarity "
+        "plus text_weight times the full-text rank relative to the best one."
+    )
+    text_weight: float = Field(ge=0, le=10, description="Weight of the scaled full-text rank in score fusion.")
+    symbol_weight: float = Field(
+        ge=0, le=10, description="Score fusion: bonus for a chunk whose symbol name the query's words spell out."
+    )
     hnsw_ef_search: int = Field(ge=1, le=1000, description="HNSW search breadth (recall vs latency).")
     default_top_k: int = Field(ge=1, le=200, description="Results returned when a search names no top_k.")
     offer_code_search_tool: bool = Field(description="Offer agents the code_search server tool.")
@@ -449,6 +472,32 @@ class SearchSettings(Section):
         if self.embedding_provider == "local" and self.embedding_dimension != 384:
             raise ValueError("the local model (all-MiniLM-L6-v2) produces 384 dimensions")
         return self
+
+
+class AnswerSettings(Section):
+    """Grounded answers with citations (POST /v1/answer, `adjutant ask`, the search_sources tool)."""
+
+    model: str = Field(description="Model that writes answers (a name from llm.models); empty = llm.default_model.")
+    max_output_tokens: int = Field(ge=64, le=32000, description="Output tokens of one answer.")
+    context_tokens: int = Field(ge=256, le=200_000, description="Token budget of the sources shown to the model.")
+    candidates: int = Field(ge=1, le=200, description="Hits taken from each source before fusion and rerank.")
+    rrf_k: int = Field(ge=1, description="Reciprocal-rank-fusion constant across sources.")
+    code_weight: float = Field(ge=0, le=10, description="Weight of code hits in the fusion across sources.")
+    docs_weight: float = Field(ge=0, le=10, description="Weight of documentation hits in the fusion.")
+    qa_weight: float = Field(ge=0, le=10, description="Weight of Q&A hits in the fusion.")
+    relevance_floor: float = Field(
+        ge=-1,
+        le=1,
+        description="Cosine similarity the best hit must reach, else the answer is I don't know (no model call).",
+    )
+    rerank: bool = Field(description="Reorder the fused hits with the helper model before the context is built.")
+    rerank_candidates: int = Field(ge=2, le=100, description="Top fused hits the rerank step reorders.")
+    graph_neighbours: int = Field(
+        ge=0,
+        le=10,
+        description="Callers and callees of the retrieved code (from the symbol graph) added as evidence, at most "
+        "this many and only into places max_results leaves free; 0 = off.",
+    )
 
 
 class WebSearchSettings(Section):
@@ -692,6 +741,16 @@ class ReviewSettings(Section):
     ide_post_process_timeout_s: float = Field(gt=0, le=3600, description="IDE review: longest post-process run.")
     ide_history_cap: int = Field(ge=1, le=1000, description="IDE review: reviews listed by the history route.")
     ide_idle_socket_s: float = Field(gt=0, description="IDE review: close review sockets idle for this long.")
+    precision_floor: float = Field(
+        ge=0, le=1, description="A category whose feedback precision is below this (with enough signals) is demoted."
+    )
+    min_signals: int = Field(ge=1, le=10_000, description="Feedback signals a category needs before it can be demoted.")
+    demotion: Literal["raise_threshold", "summary_only"] = Field(
+        description="What demotion does: raise the category's confidence threshold, or list it in the summary only."
+    )
+    demotion_step: float = Field(
+        gt=0, le=1, description="How much a demoted category's confidence threshold is raised (raise_threshold)."
+    )
 
 
 class ReleaseNotesSettings(Section):
@@ -711,6 +770,73 @@ class ReleaseNotesSettings(Section):
     )
 
 
+class FeedbackSettings(Section):
+    """Developer feedback to documentation tickets (docs/feedback.md): reading, clustering, tickets, the loop."""
+
+    model: str = Field(
+        description="Model that extracts documentation problems and writes suggestions (a name from llm.models); "
+        "empty = chat.summary_model, else llm.default_model; none usable = every message is its own candidate."
+    )
+    model_timeout_s: float = Field(gt=0, le=3600, description="Longest wait for one feedback model call.")
+    max_output_tokens: int = Field(ge=256, le=32000, description="Output tokens per feedback model call.")
+    conversations_per_call: int = Field(ge=1, le=100, description="Conversations sent to one insight call.")
+    max_messages_per_source: int = Field(ge=1, le=10000, description="Messages one run reads from one channel.")
+    window_days: int = Field(ge=1, le=3650, description="Candidates younger than this are clustered each run.")
+    eps: float = Field(gt=0, lt=2, description="DBSCAN radius: the cosine distance within which two are neighbours.")
+    min_samples: int = Field(ge=1, le=100, description="DBSCAN: neighbours (itself included) that make a core.")
+    min_count: int = Field(ge=1, description="A significant cluster has at least this many messages...")
+    min_people: int = Field(ge=1, description="...from at least this many distinct people...")
+    recent_days: int = Field(ge=1, le=3650, description="...and its latest message at most this many days old.")
+    match_similarity: float = Field(
+        gt=0, le=1, description="Cosine similarity at which a cluster is the topic of an existing ticket."
+    )
+    match_overlap: float = Field(
+        gt=0, le=1, description="Token overlap (Jaccard) of titles at which a cluster matches a ticket lexically."
+    )
+    require_approval: bool = Field(description="Tickets wait as drafts in Adjutant until a person approves them.")
+    notify_sources: bool = Field(description="When a ticket is resolved, reply where its feedback came from.")
+    reopen_resolved: bool = Field(
+        description="New feedback on a resolved ticket's topic reopens it (else it is only linked and commented)."
+    )
+    page_min_similarity: float = Field(
+        ge=0, le=1, description="A documentation page is related to a topic from this cosine similarity on."
+    )
+    quotes_per_ticket: int = Field(ge=1, le=50, description="Quotes with links shown in a ticket's description.")
+    suggestion_max_chars: int = Field(ge=200, le=50000, description="Longest suggested edit kept on a ticket.")
+    default_cron: str = Field(description="When the weekly run of a team fires (five cron fields, UTC).")
+
+
+class KnowledgeSettings(Section):
+    """The knowledge store (docs/answers.md#knowledge-sources): imported Q&A and documentation, and its search."""
+
+    max_chunk_chars: int = Field(ge=200, le=20000, description="Largest knowledge chunk, in characters.")
+    candidates: int = Field(ge=1, le=1000, description="Hits taken from full text and from vectors before fusion.")
+    rrf_k: int = Field(ge=1, description="Reciprocal-rank-fusion constant of knowledge search.")
+    fts_weight: float = Field(ge=0, le=10, description="Weight of the full-text ranking in knowledge search.")
+    vector_weight: float = Field(ge=0, le=10, description="Weight of the vector ranking in knowledge search.")
+    max_items_per_import: int = Field(ge=1, le=1_000_000, description="Items (pages, answers) one import stores.")
+    import_timeout_s: float = Field(gt=0, le=86400, description="Longest run of one import job.")
+    stackexchange_api_url: str = Field(
+        description="Base URL of the Stack Exchange API; a host that is not public must be in "
+        "integrations.allowed_hosts (only those may use http://)."
+    )
+    stackexchange_key: str = secret("Stack Exchange app key (raises the daily quota from 300 to 10,000 calls).")
+    stackexchange_max_backoff_s: float = Field(
+        ge=0, le=3600, description="Longest `backoff` the API may ask for that an import waits out; beyond, it fails."
+    )
+    fetch_timeout_s: float = Field(gt=0, le=300, description="URL imports: longest wait for one page.")
+    fetch_max_bytes: int = Field(ge=1024, description="URL imports: largest page read (the rest is refused).")
+    max_urls: int = Field(ge=1, le=10000, description="URL imports: URLs one import may list.")
+    max_file_bytes: int = Field(ge=1024, description="Docs/FAQ folders: larger files are skipped.")
+
+    @field_validator("stackexchange_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+/?$", value):
+            raise ValueError("must be an http(s):// URL without a path")
+        return value.rstrip("/")
+
+
 class Settings(Section):
     server: ServerSettings
     database: DatabaseSettings
@@ -726,6 +852,7 @@ class Settings(Section):
     llm: LLMSettings
     chat: ChatSettings
     search: SearchSettings
+    answers: AnswerSettings
     websearch: WebSearchSettings
     inline_edit: InlineEditSettings
     rewrites: RewriteSettings
@@ -735,6 +862,8 @@ class Settings(Section):
     agents: AgentsSettings
     review: ReviewSettings
     release_notes: ReleaseNotesSettings
+    feedback: FeedbackSettings
+    knowledge: KnowledgeSettings
     client_config: ClientConfig
 
 

@@ -3,6 +3,7 @@ solver offers them and runs them inside the step, feeding their results to the n
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +34,14 @@ class ServerTool:
     writes: bool = False  # changes something outside: offered only when the request explicitly asks
 
     def spec(self) -> ToolSpec:
-        return ToolSpec.from_model(self.name, self.description, self.model)
+        return _spec(self.name, self.description, self.model)
+
+
+@functools.cache
+def _spec(name: str, description: str, model: type[BaseModel]) -> ToolSpec:
+    """Generated once per process, not per chat: pydantic's JSON schema generation is not free, and the
+    spec is immutable, so every step can share it."""
+    return ToolSpec.from_model(name, description, model)
 
 
 class ServerToolRegistry:

@@ -36,6 +36,8 @@ def cli_env(data_dir: Path) -> dict[str, str]:
         env.pop(name, None)
     env["ADJUTANT_LOGGING__FORMAT"] = "json"
     env["XDG_DATA_HOME"] = str(data_dir.parent / "xdg")  # never touch the real user's default data dir
+    # Longer than any command here takes: a revocation must reach the server's cache by message, not by expiry.
+    env["ADJUTANT_AUTH__TOKEN_CACHE_S"] = "60"
     return env
 
 
@@ -155,6 +157,13 @@ def test_fresh_machine_flow_serve_token_restart_and_clean_shutdown(tmp_path: Pat
         listed = adjutant("token", "list", data_dir=data_dir)
         assert "ada@example.com" in listed.stdout and "bob@example.com" in listed.stdout
         assert token not in listed.stdout
+        used = httpx.post(
+            f"http://127.0.0.1:{port}/end_user/v1/auth/verify-auth-token",
+            json={},
+            headers={**CLIENT_HEADERS, "Authorization": f"Bearer {token}"},
+        ).json()
+        assert used["data"]["status"] == "VERIFIED"  # and now in the server's token cache
+        # The CLI is another process: its revocation must reach the server's cache at once, not in seconds.
         revoked = adjutant("token", "revoke", "--email", "ada@example.com", data_dir=data_dir)
         assert revoked.returncode == 0 and "revoked 1 token" in revoked.stdout
         after = httpx.post(

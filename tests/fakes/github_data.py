@@ -93,6 +93,9 @@ class FakeRepo:
     reactions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # review comment id -> reactions
     collaborators: dict[str, str] = field(default_factory=dict)  # login -> role_name (admin, maintain, write, ...)
     discussions: list[dict[str, Any]] = field(default_factory=list)  # GraphQL nodes (tests/fakes/github_discussions)
+    # What GET /repos/{repo} and the repository lists answer beyond the defaults (language, archived, fork,
+    # size, pushed_at, topics, clone_url, ...)
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def react(self, comment_id: int, login: str, content: str) -> None:
         """A reaction on a review comment, as GitHub lists it (`+1`, `-1`, `heart`, ...)."""

@@ -73,6 +73,7 @@ class FakeGitHub(FakeService):
         self.token_ttl_s = token_ttl_s
         self.prefix = prefix
         self.repos: dict[str, FakeRepo] = {}
+        self.clone_base: str | None = None  # where clone_url points (a tests.fakes.git_server); this fake if None
         self.installation_tokens: dict[str, float] = {}  # token -> expiry (epoch seconds)
         self.jwts: list[str] = []
         self._used: dict[str, int] = {"core": 0, "search": 0, "graphql": 0}
@@ -112,6 +113,9 @@ class FakeGitHub(FakeService):
             ("GET", "/app/installations", self._list_installations),
             ("GET", r"/app/installations/(?P<id>\d+)", self._get_installation),
             ("POST", r"/app/installations/(?P<id>\d+)/access_tokens", self._create_token),
+            ("GET", f"/repos/{REPO}", self._get_repo),
+            ("GET", "/orgs/(?P<org>[^/]+)/repos", self._org_repos),
+            ("GET", "/search/repositories", self._search_repos),
             ("GET", f"/repos/{REPO}/contents/(?P<path>.+)", self._get_contents),
             ("GET", f"/repos/{REPO}/pulls", self._list_pulls),
             ("GET", rf"/repos/{REPO}/pulls/(?P<n>\d+)", self._get_pull),
@@ -239,6 +243,63 @@ class FakeGitHub(FakeService):
 
     def _web(self, repo: str) -> str:
         return f"{self.url}/{repo}"
+
+    # --- repositories ------------------------------------------------------------------------------------------
+
+    def repo_json(self, repo: FakeRepo) -> dict[str, Any]:
+        """A repository as GET /repos/{repo} and the lists answer it (the fields crawling reads, and some)."""
+        owner, _, name = repo.full_name.partition("/")
+        api = f"{self.url}{self.prefix}/repos/{repo.full_name}"
+        return {
+            "id": 1000 + sorted(self.repos).index(repo.full_name),
+            "node_id": f"R_{repo.full_name}",
+            "name": name,
+            "full_name": repo.full_name,
+            "private": True,
+            "owner": user(owner) | {"type": "Organization"},
+            "html_url": self._web(repo.full_name),
+            "description": None,
+            "fork": False,
+            "url": api,
+            "clone_url": f"{self.clone_base or self.url}/{repo.full_name}.git",
+            "ssh_url": f"git@{self.url.split('://', 1)[1].split(':')[0]}:{repo.full_name}.git",
+            "default_branch": repo.default_branch,
+            "language": None,
+            "archived": False,
+            "disabled": False,
+            "size": 10,
+            "pushed_at": "2024-06-01T12:00:00Z",
+            "created_at": "2023-01-01T00:00:00Z",
+            "updated_at": "2024-06-01T12:00:00Z",
+            "topics": [],
+            "visibility": "private",
+        } | repo.meta
+
+    def _get_repo(self, request: FakeRequest) -> Answer:
+        repo = self._repo(request)
+        return (404, NOT_FOUND, {}) if repo is None else (200, self.repo_json(repo), {})
+
+    def _org_repos(self, request: FakeRequest) -> Answer:
+        org = request.match["org"].lower()  # type: ignore[index]
+        owned = [self.repo_json(r) for n, r in sorted(self.repos.items()) if n.split("/")[0].lower() == org]
+        if not owned:
+            return 404, NOT_FOUND, {}
+        page, headers = self._page(request, owned)
+        return 200, page, headers
+
+    def _search_repos(self, request: FakeRequest) -> Answer:
+        """`topic:X` and `org:Y` qualifiers, as repository search reads them."""
+        terms = (request.param("q") or "").split()
+        topics = [t.split(":", 1)[1] for t in terms if t.startswith("topic:")]
+        orgs = [t.split(":", 1)[1].lower() for t in terms if t.startswith("org:")]
+        found = [
+            self.repo_json(r)
+            for n, r in sorted(self.repos.items())
+            if all(t in (self.repo_json(r)["topics"] or []) for t in topics)
+            and (not orgs or n.split("/")[0].lower() in orgs)
+        ]
+        page, headers = self._page(request, found)
+        return 200, {"total_count": len(found), "incomplete_results": False, "items": page}, headers
 
     # --- identity and Apps -------------------------------------------------------------------------------------
 

@@ -46,6 +46,10 @@ class Project:
     releases: list[dict[str, Any]] = field(default_factory=list)
     awards: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # note id -> award emoji
     members: list[dict[str, Any]] = field(default_factory=list)  # as members/all lists them, with access_level
+    # What the project answers beyond the defaults (archived, forked_from_project, topics, last_activity_at,
+    # http_url_to_repo, statistics, ...); `languages` is what GET .../languages answers
+    meta: dict[str, Any] = field(default_factory=dict)
+    languages: dict[str, float] = field(default_factory=dict)
 
     def award(self, note_id: int, username: str, name: str) -> None:
         """An award emoji on a note (`thumbsup`, `thumbsdown`, ...), as GitLab lists it."""
@@ -195,6 +199,7 @@ class FakeGitLab(FakeService):
         self.rate_remaining = 1999
         self.rate_reset_in_s = 60
         self.not_modified = 0  # 304s answered
+        self.clone_base: str | None = None  # where http_url_to_repo points (a tests.fakes.git_server)
         super().__init__()
 
     def add_project(self, path: str, **values: Any) -> Project:
@@ -208,6 +213,10 @@ class FakeGitLab(FakeService):
         self.route("GET", API + "/user", lambda r: self._reply(200, self.user))
         self.route("GET", API + "/personal_access_tokens/self", self._token_self)
         self.route("GET", "/oauth/token/info", self._oauth_info)
+        self.route("GET", API + "/projects", self._list_projects)
+        self.route("GET", API + "/groups/(?P<group>[^/]+)/projects", self._group_projects)
+        self.route("GET", PROJECT + "/repository/branches/(?P<branch>[^/]+)", self._branch)
+        self.route("GET", PROJECT + "/languages", self._languages)
         self.route("GET", PROJECT, self._project)
         self.route("GET", PROJECT + "/repository/files/(?P<file>[^/]+)", self._file)
         self.route("GET", PROJECT + "/merge_requests", self._merge_requests)
@@ -250,17 +259,74 @@ class FakeGitLab(FakeService):
             return self._reply(401, {"error": "invalid_token", "error_description": "The access token is invalid"})
         return self._reply(200, {"resource_owner_id": 7, "scope": ["read_api", "read_user"], "expires_in": 7200})
 
+    def project_json(self, project: Project, *, statistics: bool = False) -> dict[str, Any]:
+        """A project as GET /projects/:id and the project lists answer it (what crawling reads, and some)."""
+        namespace, _, name = project.path.rpartition("/")
+        body: dict[str, Any] = {
+            "id": project.id,
+            "name": name,
+            "path": name,
+            "path_with_namespace": project.path,
+            "namespace": {"full_path": namespace, "kind": "group"},
+            "default_branch": project.default_branch,
+            "web_url": f"https://gitlab.example.com/{project.path}",
+            "http_url_to_repo": f"{self.clone_base or self.url}/{project.path}.git",
+            "archived": False,
+            "topics": [],
+            "tag_list": [],
+            "last_activity_at": "2024-06-01T12:00:00.000Z",
+            "visibility": "private",
+        } | project.meta
+        if not statistics:
+            body.pop("statistics", None)
+        elif "statistics" not in body:
+            body["statistics"] = {"repository_size": 10 * 1024, "commit_count": 1}
+        return body
+
     def _project(self, request: FakeRequest) -> Answer:
         project = self._find(request)
         if project is None:
             return self._reply(404, {"message": "404 Project Not Found"})
-        body = {
-            "id": project.id,
-            "path_with_namespace": project.path,
-            "default_branch": project.default_branch,
-            "web_url": f"https://gitlab.example.com/{project.path}",
-        }
-        return self._etagged(request, body)
+        return self._etagged(request, self.project_json(project, statistics=request.param("statistics") == "true"))
+
+    def _listed(self, request: FakeRequest, projects: list[Project]) -> Answer:
+        topic = request.param("topic")
+        statistics = request.param("statistics") == "true"
+        found = [
+            self.project_json(p, statistics=statistics)
+            for p in sorted(projects, key=lambda p: p.path)
+            if topic is None or topic in (p.meta.get("topics") or [])
+        ]
+        return self._page(request, found)
+
+    def _list_projects(self, request: FakeRequest) -> Answer:
+        return self._listed(request, list(self.projects.values()))
+
+    def _group_projects(self, request: FakeRequest) -> Answer:
+        group = unquote(request.match["group"]).strip("/")  # type: ignore[index]
+        subgroups = request.param("include_subgroups") == "true"
+        inside = [
+            p
+            for p in self.projects.values()
+            if p.path.startswith(group + "/") and (subgroups or "/" not in p.path[len(group) + 1 :])
+        ]
+        if not inside:
+            return self._reply(404, {"message": "404 Group Not Found"})
+        return self._listed(request, inside)
+
+    def _branch(self, request: FakeRequest) -> Answer:
+        project = self._find(request)
+        branch = unquote(request.match["branch"])  # type: ignore[index]
+        sha = project.refs.get(branch) if project else None
+        if project is None or sha is None:
+            return self._reply(404, {"message": "404 Branch Not Found"})
+        return self._reply(200, {"name": branch, "commit": {"id": sha, "short_id": sha[:8]}, "default": True})
+
+    def _languages(self, request: FakeRequest) -> Answer:
+        project = self._find(request)
+        if project is None:
+            return self._reply(404, {"message": "404 Project Not Found"})
+        return self._reply(200, project.languages)
 
     def _file(self, request: FakeRequest) -> Answer:
         project = self._find(request)

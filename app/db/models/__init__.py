@@ -3,6 +3,7 @@
 from app.db.models.attachments import Attachment, AttachmentBlob, InstanceSecret
 from app.db.models.chat import ChatElement, Session, Step, ToolUse, TranscriptMessage, UserQuery
 from app.db.models.code import Chunk, CodeFile, Repository
+from app.db.models.crawls import Crawl, CrawlRepository
 from app.db.models.extension import SavedUrl, UserExtensionSettings
 from app.db.models.feedback import (
     DocTicket,
@@ -14,6 +15,7 @@ from app.db.models.feedback import (
     FeedbackMessage,
     FeedbackRun,
 )
+from app.db.models.graph import CodeReference, CodeSymbol
 from app.db.models.ide_reviews import (
     IdeReview,
     IdeReviewAgent,
@@ -46,6 +48,10 @@ __all__ = [
     "ChatElement",
     "Chunk",
     "CodeFile",
+    "CodeReference",
+    "CodeSymbol",
+    "Crawl",
+    "CrawlRepository",
     "DocTicket",
     "DocTicketEvidence",
     "FeedbackCluster",

@@ -3,17 +3,26 @@ model transcript. Every function takes the owner's ids or an already ownership-c
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from tortoise import Tortoise
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from app.db.models import Attachment, ChatElement, Session, Step, ToolUse, TranscriptMessage, UserQuery
 
 RUNNING = "RUNNING"
+JSON_STEP_COLUMNS = ("error", "usage")
+M = TypeVar("M", Session, UserQuery, Step)
+
+
+def _db() -> BaseDBAsyncClient:
+    return Tortoise.get_connection("default")
 
 
 def now() -> datetime:
@@ -117,11 +126,24 @@ async def ended_steps(stream_ids: list[str]) -> dict[str, str]:
     return {row["stream_id"]: row["status"] for row in rows}
 
 
-async def running_step_with_fingerprint(session_id: int | None, fingerprint: str) -> Step | None:
-    query = Step.filter(status=RUNNING, request_fingerprint=fingerprint)
-    if session_id is not None:
-        query = query.filter(session_id=session_id)
-    return await query.select_related("session").order_by("-id").first()
+@dataclass(frozen=True)
+class RunningByFingerprint:
+    stream_id: str
+    session_id: int
+    user_id: int  # the session's owner, for the caller's ownership check
+    team_id: int
+
+
+async def running_with_fingerprint(fingerprint: str) -> RunningByFingerprint | None:
+    """The newest running step started by an identical request, with its session's owner; every chat request
+    asks this, so it is one narrow query rather than two ORM rows."""
+    rows = await _db().execute_query_dict(
+        "SELECT st.stream_id, st.session_id, s.user_id, s.team_id "
+        "FROM steps st JOIN sessions s ON s.id = st.session_id "
+        "WHERE st.status = 'RUNNING' AND st.request_fingerprint = $1 ORDER BY st.id DESC LIMIT 1",
+        [fingerprint],
+    )
+    return RunningByFingerprint(**rows[0]) if rows else None
 
 
 async def continuation_of(step_id: int) -> Step | None:
@@ -136,6 +158,145 @@ async def next_ordinal(user_query_id: int) -> int:
 async def create_step(*, user_query_id: int, **fields: Any) -> Step:
     """A new step of the query, numbered after its last one."""
     return await Step.create(user_query_id=user_query_id, ordinal=await next_ordinal(user_query_id), **fields)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    session: Session
+    query: UserQuery
+    step: Step
+
+
+_START_CONVERSATION = """
+WITH s AS (
+    INSERT INTO sessions (team_id, user_id, session_type, summary, last_model, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id
+), q AS (
+    INSERT INTO user_queries (team_id, user_id, session_id, text, model, agent, agent_reason, retry_reason,
+                              fingerprint, step_count, created_at, updated_at)
+    SELECT $1, $2, s.id, $7, $5, $8, $9, $10, $11, $12, $6, $6 FROM s RETURNING id, session_id
+), e AS (
+    INSERT INTO chat_elements (team_id, session_id, user_query_id, actor, message_type, payload, created_at)
+    SELECT $1, q.session_id, q.id, 'USER', 'TEXT', $13::jsonb, $6 FROM q RETURNING id
+), t AS (
+    INSERT INTO transcript_messages (team_id, session_id, user_query_id, role, message, created_at)
+    SELECT $1, q.session_id, q.id, $14, $15::jsonb, $6 FROM q RETURNING id
+), st AS (
+    INSERT INTO steps (team_id, session_id, user_query_id, stream_id, ordinal, kind, model, status,
+                       request_fingerprint, started_at)
+    SELECT $1, q.session_id, q.id, $16, 1, 'MODEL', $5, 'RUNNING', $11, $6 FROM q RETURNING id
+)
+SELECT q.session_id, q.id AS query_id, st.id AS step_id, (SELECT count(*) FROM e) + (SELECT count(*) FROM t) AS written
+FROM q, st
+"""
+
+
+async def start_conversation(
+    *,
+    team_id: int,
+    user_id: int,
+    session_type: str,
+    summary: str,
+    model: str,
+    text: str,
+    agent: str,
+    agent_reason: str | None,
+    retry_reason: str | None,
+    fingerprint: str,
+    user_element: dict[str, Any],
+    transcript_message: dict[str, Any],
+    stream_id: str,
+    calls_counted: int = 0,
+) -> Conversation:
+    """A new session with its first query, the query's USER element and transcript message, and the step
+    that answers it, in one statement (one round trip, atomic like a transaction). `calls_counted` model
+    calls are recorded on the query up front (the step then need not count its first one)."""
+    moment = now()
+    rows = await _db().execute_query_dict(
+        _START_CONVERSATION,
+        [
+            team_id,
+            user_id,
+            session_type,
+            summary,
+            model,
+            moment,
+            text,
+            agent,
+            agent_reason,
+            retry_reason,
+            fingerprint,
+            calls_counted,
+            json.dumps(user_element),
+            transcript_message["role"],
+            json.dumps(transcript_message),
+            stream_id,
+        ],
+    )
+    row = rows[0]
+    session = _loaded(
+        Session,
+        id=row["session_id"],
+        team_id=team_id,
+        user_id=user_id,
+        session_type=session_type,
+        summary=summary,
+        summary_generated=False,
+        pinned_rank=None,
+        last_model=model,
+        is_auxiliary=False,
+        created_at=moment,
+        updated_at=moment,
+        deleted_at=None,
+    )
+    query = _loaded(
+        UserQuery,
+        id=row["query_id"],
+        team_id=team_id,
+        user_id=user_id,
+        session_id=session.id,
+        text=text,
+        model=model,
+        agent=agent,
+        agent_reason=agent_reason,
+        retry_reason=retry_reason,
+        fingerprint=fingerprint,
+        status=RUNNING,
+        step_count=calls_counted,
+        feedback=None,
+        summary=None,
+        created_at=moment,
+        updated_at=moment,
+    )
+    step = _loaded(
+        Step,
+        id=row["step_id"],
+        team_id=team_id,
+        session_id=session.id,
+        user_query_id=query.id,
+        stream_id=stream_id,
+        ordinal=1,
+        kind="MODEL",
+        model=model,
+        provider=None,
+        status=RUNNING,
+        end_event=None,
+        error=None,
+        usage=None,
+        cost_usd=None,
+        request_fingerprint=fingerprint,
+        continues_step_id=None,
+        started_at=moment,
+        ended_at=None,
+    )
+    return Conversation(session, query, step)
+
+
+def _loaded(row_type: type[M], /, **fields: Any) -> M:
+    """A model instance for a row this module just wrote with exactly these values."""
+    instance = row_type(**fields)
+    instance._saved_in_db = True
+    return instance
 
 
 async def get_step(step_id: int) -> Step:
@@ -169,12 +330,28 @@ async def finish_step(
         fields["model"] = model
     if provider is not None:
         fields["provider"] = provider
-    async with in_transaction():
-        if not await Step.filter(id=step_id, status=RUNNING).update(**fields):
-            return False
-        if query_id is not None and query_status is not None:
-            await set_query_status(query_id, query_status, summary=query_summary)
-    return True
+    # One statement, so one round trip: the query's status changes only if this call ended the step.
+    values: list[Any] = [step_id]
+
+    def param(value: Any, cast: str = "") -> str:
+        values.append(value)
+        return f"${len(values)}{cast}"
+
+    sets = ", ".join(
+        f"{column} = {param(json.dumps(value), '::jsonb') if column in JSON_STEP_COLUMNS else param(value)}"
+        for column, value in fields.items()
+    )
+    # Column names come from this function, every value is a parameter.
+    sql = f"WITH ended AS (UPDATE steps SET {sets} WHERE id = $1 AND status = 'RUNNING' RETURNING id)"  # noqa: S608
+    if query_id is not None and query_status is not None:
+        summary = f", summary = {param(query_summary)}" if query_summary is not None else ""
+        sql += (
+            f", query AS (UPDATE user_queries SET status = {param(query_status)}, updated_at = {param(now())}{summary}"  # noqa: S608
+            f" WHERE id = {param(query_id)} AND EXISTS (SELECT 1 FROM ended))"
+        )
+    sql += " SELECT count(*) AS ended FROM ended"
+    rows = await _db().execute_query_dict(sql, values)
+    return bool(rows[0]["ended"])
 
 
 async def cancel_running_steps(session_id: int) -> list[Step]:
@@ -191,8 +368,13 @@ async def cancel_running_steps(session_id: int) -> list[Step]:
 
 async def count_model_call(user_query_id: int) -> int:
     """Record one more model call for the query; returns the new count (the step cap counts these)."""
-    await UserQuery.filter(id=user_query_id).update(step_count=F("step_count") + 1, updated_at=now())
-    return (await UserQuery.get(id=user_query_id)).step_count
+    rows = await _db().execute_query_dict(
+        "UPDATE user_queries SET step_count = step_count + 1, updated_at = $2 WHERE id = $1 RETURNING step_count",
+        [user_query_id, now()],
+    )
+    if not rows:
+        raise LookupError(f"user query {user_query_id} vanished")
+    return int(rows[0]["step_count"])
 
 
 async def set_query_status(user_query_id: int, status: str, *, summary: str | None = None) -> None:
