@@ -15,11 +15,10 @@ from pydantic import ValidationError
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from app.api.job_kinds import job_handlers
-from app.cli.admin import run_on_database
 from app.cli.common import ConfigOption, DataDirOption, console, fail, out, run_async, settings_from_cli, user_errors
 from app.cli.database import prepare_database
+from app.cli.team_data import on_database, team_id_named
 from app.db.connection import close_database, open_database
-from app.db.repositories.identity import team_named
 from app.errors import AdjutantError, InvalidRequest
 from app.integrations.connections import Connections
 from app.integrations.runtime import IntegrationRuntime
@@ -44,13 +43,6 @@ def _crawls(settings: Settings, queue: Callable[[], JobQueue], redis: Any | None
     runtime = IntegrationRuntime(settings.integrations, redis=redis, key_prefix=settings.redis.key_prefix)
     connections = Connections(load_secret_box(settings), runtime)
     return Crawls(SearchService(settings), lambda: connections, queue)
-
-
-async def _team_id(team: str) -> int:
-    owner = await team_named(team)
-    if owner is None:
-        raise InvalidRequest(f"no team named {team!r}")
-    return owner.id
 
 
 def _with_queue(settings: Settings, action: Callable[[Crawls], Awaitable[T]]) -> T:
@@ -80,15 +72,7 @@ def _with_queue(settings: Settings, action: Callable[[Crawls], Awaitable[T]]) ->
 
 
 def _read(settings: Settings, action: Callable[[Crawls], Awaitable[T]]) -> T:
-    async def run() -> T:
-        try:
-            return await action(_crawls(settings, _no_queue, None))
-        except AdjutantError as exc:
-            if isinstance(exc, InvalidRequest):
-                raise
-            raise InvalidRequest(exc.detail) from None
-
-    return run_on_database(settings, run)
+    return on_database(settings, lambda: action(_crawls(settings, _no_queue, None)))
 
 
 def _no_queue() -> JobQueue:
@@ -148,7 +132,7 @@ def crawl_start(
     settings = settings_from_cli(data_dir, config)
 
     async def start(crawls: Crawls) -> dict[str, Any]:
-        return await crawls.request(await _team_id(team), None, ask)
+        return await crawls.request(await team_id_named(team), None, ask)
 
     view = _with_queue(settings, start)
     if wait:
@@ -172,7 +156,7 @@ def _follow(settings: Settings, team: str, crawl_id: int) -> dict[str, Any]:
 
 def _status(settings: Settings, team: str, crawl_id: str) -> dict[str, Any]:
     async def read(crawls: Crawls) -> dict[str, Any]:
-        return await crawls.get(await _team_id(team), crawl_id)
+        return await crawls.get(await team_id_named(team), crawl_id)
 
     return _read(settings, read)
 
@@ -209,7 +193,7 @@ def crawl_list(
     """The team's recent crawls, newest first."""
 
     async def read(crawls: Crawls) -> list[dict[str, Any]]:
-        return await crawls.recent(await _team_id(team))
+        return await crawls.recent(await team_id_named(team))
 
     views = _read(settings_from_cli(data_dir, config), read)
     if as_json:

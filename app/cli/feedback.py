@@ -5,17 +5,13 @@ is "not found". `run` reads the sources and clusters in this process, without a 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
-from rich.table import Table
 
-from app.cli.admin import run_on_database
 from app.cli.common import ConfigOption, DataDirOption, fail, out, settings_from_cli
-from app.db.repositories.identity import team_named
-from app.errors import AdjutantError, InvalidRequest
+from app.cli.team_data import on_database, print_rows, team_id_named
 from app.feedback.job import FeedbackJobs, ensure_weekly
 from app.feedback.runs import run_summary
 from app.feedback.service import FeedbackInput, FeedbackService, run_view
@@ -38,42 +34,6 @@ def _service(settings: Settings) -> FeedbackService:
     return FeedbackService(settings.feedback, _jobs(settings).desk())
 
 
-async def _team_id(team: str) -> int:
-    owner = await team_named(team)
-    if owner is None:
-        raise InvalidRequest(f"no team named {team!r}")
-    return owner.id
-
-
-def _on_database(settings: Settings, action: Callable[[], Awaitable[T]]) -> T:
-    """`run_on_database`, with every typed refusal (not found, conflict, a tracker's answer) as one line."""
-
-    async def run() -> T:
-        try:
-            return await action()
-        except AdjutantError as exc:
-            if isinstance(exc, InvalidRequest):
-                raise
-            raise InvalidRequest(exc.detail) from None
-
-    return run_on_database(settings, run)
-
-
-def _print(rows: list[dict[str, Any]], columns: tuple[str, ...], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(rows, indent=2, default=str))
-        return
-    lines = [tuple("" if row.get(c) is None else str(row.get(c)) for c in columns) for row in rows]
-    if not out.is_terminal:  # scripts get tab-separated lines, never a wrapped table
-        for line in (columns, *lines):
-            print("\t".join(line))
-        return
-    table = Table(*columns)
-    for line in lines:
-        table.add_row(*line)
-    out.print(table)
-
-
 @feedback_app.command("run")
 def run(
     team: TeamOption = "default",
@@ -85,12 +45,12 @@ def run(
     settings = settings_from_cli(data_dir, config)
 
     async def action() -> dict[str, Any]:
-        team_id = await _team_id(team)
+        team_id = await team_id_named(team)
         await ensure_weekly(team_id, settings.feedback.default_cron)
         record = await _jobs(settings).runner().run(team_id, trigger="cli")
         return run_view(record) | run_summary(record)
 
-    found = _on_database(settings, action)
+    found = on_database(settings, action)
     if as_json:
         print(json.dumps(found, indent=2, default=str))
         return
@@ -115,10 +75,10 @@ def runs(
     settings = settings_from_cli(data_dir, config)
 
     async def action() -> list[dict[str, Any]]:
-        return await _service(settings).runs(await _team_id(team), limit)
+        return await _service(settings).runs(await team_id_named(team), limit)
 
     columns = ("id", "trigger", "status", "messages_read", "clusters", "tickets_created", "tickets_updated")
-    _print(_on_database(settings, action), (*columns, "cost_usd", "started_at"), as_json)
+    print_rows(on_database(settings, action), (*columns, "cost_usd", "started_at"), as_json)
 
 
 @feedback_app.command("clusters")
@@ -134,10 +94,10 @@ def clusters(
     settings = settings_from_cli(data_dir, config)
 
     async def action() -> list[dict[str, Any]]:
-        return await _service(settings).clusters(await _team_id(team), significant_only=significant, limit=limit)
+        return await _service(settings).clusters(await team_id_named(team), significant_only=significant, limit=limit)
 
-    _print(
-        _on_database(settings, action),
+    print_rows(
+        on_database(settings, action),
         ("id", "size", "people", "significant", "ticket_id", "last_seen", "title"),
         as_json,
     )
@@ -158,10 +118,10 @@ def tickets(
     settings = settings_from_cli(data_dir, config)
 
     async def action() -> list[dict[str, Any]]:
-        return await _service(settings).tickets(await _team_id(team), status=status, limit=limit)
+        return await _service(settings).tickets(await team_id_named(team), status=status, limit=limit)
 
-    _print(
-        _on_database(settings, action),
+    print_rows(
+        on_database(settings, action),
         ("id", "status", "evidence_count", "tracker", "external_id", "title"),
         as_json,
     )
@@ -182,10 +142,10 @@ def approve(
     settings = settings_from_cli(data_dir, config)
 
     async def action() -> dict[str, Any]:
-        return await _service(settings).approve(await _team_id(team), ticket_id, None, connection)
+        return await _service(settings).approve(await team_id_named(team), ticket_id, None, connection)
 
-    found = _on_database(settings, action)
-    _print([found], ("id", "status", "tracker", "external_id", "external_url"), as_json)
+    found = on_database(settings, action)
+    print_rows([found], ("id", "status", "tracker", "external_id", "external_url"), as_json)
 
 
 @feedback_app.command("reject")
@@ -200,9 +160,9 @@ def reject(
     settings = settings_from_cli(data_dir, config)
 
     async def action() -> dict[str, Any]:
-        return await _service(settings).reject(await _team_id(team), ticket_id)
+        return await _service(settings).reject(await team_id_named(team), ticket_id)
 
-    _print([_on_database(settings, action)], ("id", "status", "title"), as_json)
+    print_rows([on_database(settings, action)], ("id", "status", "title"), as_json)
 
 
 @feedback_app.command("add")
@@ -223,7 +183,7 @@ def add(
     settings = settings_from_cli(data_dir, config)
 
     async def action() -> dict[str, Any]:
-        return await _service(settings).submit(await _team_id(team), data)
+        return await _service(settings).submit(await team_id_named(team), data)
 
-    found = _on_database(settings, action)
+    found = on_database(settings, action)
     out.print(f"stored as message {found['message_id']}" if found["stored"] else "already stored; nothing changed")

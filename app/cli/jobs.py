@@ -8,15 +8,13 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.table import Table
 
 from app.api.job_kinds import job_handlers
-from app.cli.admin import run_on_database
 from app.cli.common import ConfigOption, DataDirOption, fail, out, run_async, settings_from_cli, user_errors
 from app.cli.database import prepare_database
+from app.cli.team_data import on_database, print_rows, team_id_named
 from app.db.connection import close_database, open_database
-from app.db.repositories.identity import team_named
-from app.errors import AdjutantError, InvalidRequest
+from app.errors import AdjutantError
 from app.jobs import records
 from app.jobs.backends import job_backend
 from app.jobs.interface import JobHandlers
@@ -39,27 +37,6 @@ STATUSES = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "DEAD")
 def _handlers(settings: Settings, queue: list[JobQueue] | None = None) -> JobHandlers:
     """The kinds, to check names against; the CLI runs none, so no kind here enqueues through `queue`."""
     return job_handlers(settings, SearchService(settings), WebhookEvents(), lambda: (queue or [])[0])
-
-
-async def _team_id(team: str) -> int:
-    owner = await team_named(team)
-    if owner is None:
-        raise InvalidRequest(f"no team named {team!r}")
-    return owner.id
-
-
-def _on_database(settings: Settings, action: Callable[[], Awaitable[T]]) -> T:
-    """`run_on_database`, with every typed refusal (not found, conflict) as one line and exit 2."""
-
-    async def run() -> T:
-        try:
-            return await action()
-        except AdjutantError as exc:
-            if isinstance(exc, InvalidRequest):
-                raise
-            raise InvalidRequest(exc.detail) from None
-
-    return run_on_database(settings, run)
 
 
 def _with_queue(settings: Settings, action: Callable[[JobQueue], Awaitable[T]]) -> T:
@@ -87,21 +64,6 @@ def _with_queue(settings: Settings, action: Callable[[JobQueue], Awaitable[T]]) 
             raise fail(exc.detail) from None
 
 
-def _print(rows: list[dict[str, Any]], columns: tuple[str, ...], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(rows, indent=2))
-        return
-    lines = [tuple("" if row.get(c) is None else str(row.get(c)) for c in columns) for row in rows]
-    if not out.is_terminal:  # scripts get tab-separated lines, never a wrapped table
-        for line in (columns, *lines):
-            print("\t".join(line))
-        return
-    table = Table(*columns)
-    for line in lines:
-        table.add_row(*line)
-    out.print(table)
-
-
 # --- jobs ----------------------------------------------------------------------------------------------------
 
 
@@ -122,12 +84,12 @@ def jobs_list(
 
     async def run() -> list[dict[str, Any]]:
         jobs, _ = await records.team_jobs(
-            await _team_id(team), status=status.upper() if status else None, kind=kind, limit=limit
+            await team_id_named(team), status=status.upper() if status else None, kind=kind, limit=limit
         )
         return [records.describe(job) for job in jobs]
 
-    rows = _on_database(settings, run)
-    _print(rows, ("id", "kind", "status", "attempts", "created_at", "finished_at", "last_error"), as_json)
+    rows = on_database(settings, run)
+    print_rows(rows, ("id", "kind", "status", "attempts", "created_at", "finished_at", "last_error"), as_json)
 
 
 @jobs_app.command("show")
@@ -141,9 +103,9 @@ def jobs_show(
     settings = settings_from_cli(data_dir, config)
 
     async def run() -> dict[str, Any]:
-        return records.describe(await records.team_job(await _team_id(team), job_id), payload=True)
+        return records.describe(await records.team_job(await team_id_named(team), job_id), payload=True)
 
-    print(json.dumps(_on_database(settings, run), indent=2))
+    print(json.dumps(on_database(settings, run), indent=2))
 
 
 @jobs_app.command("retry")
@@ -157,7 +119,7 @@ def jobs_retry(
     settings = settings_from_cli(data_dir, config)
 
     async def run(queue: JobQueue) -> dict[str, Any]:
-        team_id = await _team_id(team)
+        team_id = await team_id_named(team)
         job = await records.team_job(team_id, job_id)
         return records.describe(await queue.retry(job.id, team_id))
 
@@ -191,9 +153,9 @@ def schedules_list(
     schedules = Schedules(_handlers(settings), per_team=settings.jobs.schedules_per_team)
 
     async def run() -> list[dict[str, Any]]:
-        return [_schedule_row(s) for s in await schedules.list(await _team_id(team))]
+        return [_schedule_row(s) for s in await schedules.list(await team_id_named(team))]
 
-    _print(_on_database(settings, run), ("id", "name", "kind", "cron", "time_zone", "next_run_at"), as_json)
+    print_rows(on_database(settings, run), ("id", "name", "kind", "cron", "time_zone", "next_run_at"), as_json)
 
 
 @schedules_app.command("add")
@@ -219,11 +181,11 @@ def schedules_add(
 
     async def run() -> dict[str, Any]:
         schedule = await schedules.add(
-            await _team_id(team), name=name, kind=kind, cron=cron, time_zone_name=time_zone, payload=data
+            await team_id_named(team), name=name, kind=kind, cron=cron, time_zone_name=time_zone, payload=data
         )
         return _schedule_row(schedule)
 
-    row = _on_database(settings, run)
+    row = on_database(settings, run)
     out.print(f"schedule {row['id']} {row['name']!r} runs {row['kind']} next at {row['next_run_at']}")
 
 
@@ -239,7 +201,7 @@ def schedules_remove(
     schedules = Schedules(_handlers(settings), per_team=settings.jobs.schedules_per_team)
 
     async def run() -> dict[str, Any]:
-        return _schedule_row(await schedules.remove(await _team_id(team), schedule_id))
+        return _schedule_row(await schedules.remove(await team_id_named(team), schedule_id))
 
-    row = _on_database(settings, run)
+    row = on_database(settings, run)
     out.print(f"removed schedule {row['id']} {row['name']!r}")

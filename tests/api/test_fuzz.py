@@ -44,7 +44,6 @@ from tests.api.scripted_models import scripted_settings
 from tests.conftest import CLIENT_HEADERS
 
 EXAMPLES_PER_OPERATION = 30
-BUDGET_S = 90  # the whole run on a loaded 2-core machine; measured at about a third of it
 FUZZ = settings(
     max_examples=EXAMPLES_PER_OPERATION,
     deadline=None,
@@ -74,6 +73,7 @@ SKIPPED = {
     "GET /end_user/v1/ide-reviews/post-process-solver": "a WebSocket: tests/contract/test_ide_review.py (R9)",
     "POST /v1/llm/stream": "a server-sent event stream of a model call per case; refusals: test_malformed_input",
     "POST /v1/query-solver/stream": "a server-sent event stream of a whole chat step per case",
+    "POST /v1/answer/stream": "a server-sent event stream of an answer per case; refusals: tests/answers",
     "POST /v1/query-solver/tool-response": "continues a step no generated case owns; a chat step per case",
 }
 
@@ -206,7 +206,12 @@ async def background_work(app: Any) -> None:
 @pytest_asyncio.fixture
 async def fuzz_world(database_url, redis_url, tmp_path):
     fuzz_settings, chat, helper = scripted_settings(
-        database_url, redis_url, tmp_path, **{"providers.local_enabled": False}
+        database_url,
+        redis_url,
+        tmp_path,
+        # Accepted jobs stay queued: a job run by an embedded worker writes after its 202, and the next refusal
+        # would be blamed for it.
+        **{"providers.local_enabled": False, "jobs.embedded_worker": False},
     )
     chat.play({"text": "Scripted answer"}, mode="repeat")
     helper.play({"text": "Scripted helper answer"}, mode="repeat")
@@ -258,4 +263,4 @@ async def test_every_documented_operation_survives_fuzzing(fuzz_world: World):
     assert all(findings.cases[op.label] for op in fuzzed), findings.cases
     assert sum(findings.cases.values()) > 2000 and findings.unsendable < 100, (findings.cases, findings.unsendable)
     assert findings.statuses[200] > 100 and findings.statuses[422] > 100, "the cases must reach the routes' work"
-    assert elapsed < BUDGET_S
+    # No time limit is asserted (speed lives in bench/; the run's time is printed above).

@@ -160,10 +160,11 @@ def _ticket_id(raw: str) -> int:
 @documented(
     summary="Send developer feedback from any other place",
     description="Stored once per external_id (or per author and text when none is given) and read by the "
-    "next run. Of the author only the name given is kept.",
+    "next run: 201 when stored, 200 when it was already there (nothing changes). Of the author only the name "
+    "given is kept.",
     body=FeedbackInput,
     response=Stored,
-    status=201,
+    status=(201, 200),
     errors=[422],
     tag="feedback",
 )
