@@ -12,9 +12,10 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -26,7 +27,7 @@ from app.integrations.addresses import AddressRefused, AllowList, Resolver, reso
 from app.integrations.connection import CLOUD_URLS, KINDS, ConnectionInfo, Kind
 from app.integrations.runtime import IntegrationRuntime
 from app.integrations.types import Identity
-from app.runtime.secret_box import SecretBox
+from app.runtime.secret_box import SecretBox, load_secret_box
 
 log = logging.getLogger("adjutant.integrations")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -58,6 +59,10 @@ OPTIONS: dict[str, dict[str, type]] = {
 }
 
 Secret = Field(default=None, min_length=1, max_length=SECRET_MAX, repr=False)
+
+
+if TYPE_CHECKING:
+    from app.runtime.settings import Settings
 
 
 class CredentialsInput(BaseModel):
@@ -379,3 +384,16 @@ class Connections:
 
 def _purpose(public_id: str, what: str) -> str:
     return f"integration:{public_id}:{what}"
+
+
+def connections_of(settings: Settings, redis: Any | None) -> Callable[[], Connections]:
+    """The team connections, built on first use: a worker process has no app context to borrow them from."""
+    built: list[Connections] = []
+
+    def connections() -> Connections:
+        if not built:
+            runtime = IntegrationRuntime(settings.integrations, redis=redis, key_prefix=settings.redis.key_prefix)
+            built.append(Connections(load_secret_box(settings), runtime))
+        return built[0]
+
+    return connections

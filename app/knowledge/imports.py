@@ -25,15 +25,13 @@ from app.errors import (
     KnowledgeImportNotFound,
     KnowledgeSourceConflict,
 )
-from app.integrations.connections import Connections
-from app.integrations.runtime import IntegrationRuntime
+from app.integrations.connections import Connections, connections_of
 from app.jobs.interface import Job, JobHandlers
 from app.jobs.queue import JobQueue
 from app.knowledge.ingest import ImportStats, Ingest
 from app.knowledge.sources import SNAPSHOT_KINDS, SourceReader
 from app.knowledge.specs import ImportSpec
 from app.runtime.redaction import redact_url
-from app.runtime.secret_box import load_secret_box
 from app.runtime.settings import Settings
 from app.search.service import SearchService
 
@@ -194,19 +192,6 @@ class KnowledgeImports:
     async def on_dead(self, job: Job, error: str) -> None:
         import_id = int(job.payload.get("import_id") or 0)
         await store.update_import(import_id, status="FAILED", error=error[:2000], finished_at=now())
-
-
-def connections_of(settings: Settings, redis: Any | None) -> Callable[[], Connections]:
-    """The team connections, built on first use: a worker process has no app context to borrow them from."""
-    built: list[Connections] = []
-
-    def connections() -> Connections:
-        if not built:
-            runtime = IntegrationRuntime(settings.integrations, redis=redis, key_prefix=settings.redis.key_prefix)
-            built.append(Connections(load_secret_box(settings), runtime))
-        return built[0]
-
-    return connections
 
 
 def knowledge_imports(

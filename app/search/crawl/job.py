@@ -34,13 +34,11 @@ from app.errors import (
     JobFailedPermanently,
 )
 from app.integrations.clients import client_for
-from app.integrations.connections import Connections
+from app.integrations.connections import Connections, connections_of
 from app.integrations.repository_lists import ScmRepository
-from app.integrations.runtime import IntegrationRuntime
 from app.jobs.interface import Job, JobHandlers
 from app.jobs.queue import JobQueue
 from app.runtime.redaction import redact_url
-from app.runtime.secret_box import load_secret_box
 from app.runtime.settings import Settings
 from app.search import git_credentials, repositories
 from app.search.crawl import progress
@@ -258,19 +256,6 @@ def clone_login(info: Any) -> tuple[str, str] | None:
         if username and password:
             return username, password
     return None
-
-
-def connections_of(settings: Settings, redis: Any | None) -> Callable[[], Connections]:
-    """The team connections, built on first use: a worker process has no app context to borrow them from."""
-    built: list[Connections] = []
-
-    def connections() -> Connections:
-        if not built:
-            runtime = IntegrationRuntime(settings.integrations, redis=redis, key_prefix=settings.redis.key_prefix)
-            built.append(Connections(load_secret_box(settings), runtime))
-        return built[0]
-
-    return connections
 
 
 def register(
