@@ -9,6 +9,7 @@ loopback port inside the test's event loop.
 from __future__ import annotations
 
 import asyncio
+import compileall
 import itertools
 import os
 import queue
@@ -126,6 +127,14 @@ def reachable_temp_dir(prefix: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     path.chmod(0o711)
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_sources() -> None:
+    """Bytecode for the app's own modules, written once: with PYTHONDONTWRITEBYTECODE set (as on CI machines)
+    every CLI and `serve` subprocess of the tests would otherwise compile all of app/ again at its start
+    (installed packages get theirs from `uv sync`: `compile-bytecode` in pyproject.toml)."""
+    compileall.compile_dir(Path(__file__).resolve().parents[1] / "app", quiet=1)
 
 
 @pytest.fixture(scope="session", autouse=True)

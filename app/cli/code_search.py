@@ -89,14 +89,18 @@ def search(
     config: ConfigOption = None,
 ) -> None:
     """Search indexed code: ranked chunks with paths and line ranges."""
-    from rich.syntax import Syntax
+    if mode not in ("hybrid", "fts", "vector"):
+        raise fail("--mode must be hybrid, fts or vector")
+    settings = settings_from_cli(data_dir, config)
+    if mode != "fts" and settings.search.embedding_provider == "local":
+        from app.search.embeddings import preload_local_embedder
+
+        # The model loads (~0.3 s, mostly off the GIL) while the ORM is imported and the database opened.
+        preload_local_embedder(settings.search.embedding_threads, settings.search.embedding_batch_size)
 
     from app.db.repositories.identity import team_named
     from app.search.service import SearchService
 
-    if mode not in ("hybrid", "fts", "vector"):
-        raise fail("--mode must be hybrid, fts or vector")
-    settings = settings_from_cli(data_dir, config)
     service = SearchService(settings)
 
     async def run() -> tuple[list, dict]:
@@ -127,5 +131,17 @@ def search(
             f"[bold]{rank}. {names.get(hit.repository_id)}:{hit.denotation}[/]  {where}  "
             f"[dim]score {hit.score:.4f} {hit.ranks}[/]"
         )
-        preview = "\n".join(hit.text.splitlines()[:12])
-        out.print(Syntax(preview, hit.language or "text", start_line=hit.start_line, line_numbers=True))
+        print_preview(hit.text.splitlines()[:12], hit.language, hit.start_line)
+
+
+def print_preview(lines: list[str], language: str | None, start_line: int) -> None:
+    """A hit's first lines, numbered; highlighted only on a terminal, where the colours are seen (loading
+    the lexer costs ~0.1 s, and piped output would drop the colours anyway)."""
+    if out.is_terminal:
+        from rich.syntax import Syntax
+
+        out.print(Syntax("\n".join(lines), language or "text", start_line=start_line, line_numbers=True))
+        return
+    width = len(str(start_line + len(lines) - 1))
+    for number, line in enumerate(lines, start_line):
+        out.print(f"  {number:>{width}} {line}", markup=False, highlight=False)

@@ -3,17 +3,25 @@
 Commands are imported only when they run: `adjutant --help` lists them from the table below, without
 importing Sanic, Tortoise, Redis or the search stack, and `adjutant search` imports only what search needs.
 A new command is one row of COMMANDS (tests/cli checks every row against the command it names).
+
+Help and usage errors are plain click text, not Rich panels: typer's Rich help costs more start-up than
+the rest of `adjutant --help` together (docs/cli.md, "Start-up time").
 """
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import click
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
+
+if TYPE_CHECKING:
+    from typer import Context
+
+# Typer's own command classes, not click's: the installed typer carries its own copy of click, so importing
+# the `click` package as well would only add its import time.
 
 
 @dataclass(frozen=True)
@@ -58,18 +66,29 @@ COMMANDS: dict[str, Entry] = {
 }
 
 
-def load_command(name: str) -> click.Command:
+def load_command(name: str) -> TyperCommand | TyperGroup:
     """Import the module of one command and build its click command."""
     module, _, attribute = COMMANDS[name].target.partition(":")
     target: Any = getattr(importlib.import_module(module), attribute)
     if isinstance(target, typer.Typer):
+        target.rich_markup_mode = None  # a sub-app's help looks like the top-level one (and skips Rich too)
         command = typer.main.get_group(target)
     else:
-        single = typer.Typer()
+        single = typer.Typer(rich_markup_mode=None, add_completion=False)
         single.command(name)(target)
         command = typer.main.get_command(single)
     command.name = name
+    list_in_full(command)
     return command
+
+
+def list_in_full(group: Any) -> None:
+    """Make a group's listing show each subcommand's whole first paragraph, as Rich did, not click's
+    45-character cut."""
+    for command in getattr(group, "commands", {}).values():
+        if not command.short_help and command.help:
+            command.short_help = " ".join(command.help.strip().split("\n\n")[0].split())
+        list_in_full(command)
 
 
 class LazyCommands(TyperGroup):
@@ -79,17 +98,18 @@ class LazyCommands(TyperGroup):
         super().__init__(*args, **kwargs)
         self.listing = False
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Context) -> list[str]:
         return list(COMMANDS)
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Context, cmd_name: str) -> TyperCommand | TyperGroup | None:
         if cmd_name not in COMMANDS:
             return None
         if self.listing:  # the help page needs a name and a line of help, not the command
-            return click.Command(cmd_name, help=COMMANDS[cmd_name].help)
+            entry = COMMANDS[cmd_name]
+            return TyperCommand(cmd_name, help=entry.help, short_help=entry.help, rich_markup_mode=None)
         return load_command(cmd_name)
 
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_help(self, ctx: Context, formatter: Any) -> None:
         self.listing = True
         try:
             super().format_help(ctx, formatter)
@@ -102,6 +122,7 @@ cli = typer.Typer(
     cls=LazyCommands,
     help="Adjutant: a self-hostable backend for AI coding assistants.",
     no_args_is_help=True,
+    rich_markup_mode=None,
     pretty_exceptions_show_locals=False,  # locals may hold tokens and keys
     add_completion=False,
 )

@@ -22,7 +22,27 @@ TOOL_OVERHEAD = 10
 OFF_LOOP_CHARS = 200_000  # count bigger inputs in a worker thread, off the event loop
 
 
+CACHED_MIN_CHARS = 512
+CACHE_ENTRIES = 8192
+# Counts of long texts by (hash, length): a conversation re-sends its system prompt, tool results and earlier
+# turns on every step, and each chat of an agent starts from the same prompt. Keyed by hash rather than by the
+# text so the cache never keeps a conversation's text alive; a collision of both would only skew an estimate.
+_TEXT_COUNTS: dict[tuple[int, int], int] = {}
+
+
 def count_text(text: str) -> int:
+    if len(text) < CACHED_MIN_CHARS:
+        return _count(text)
+    key = (hash(text), len(text))
+    cached = _TEXT_COUNTS.get(key)
+    if cached is None:
+        if len(_TEXT_COUNTS) >= CACHE_ENTRIES:
+            _TEXT_COUNTS.clear()
+        cached = _TEXT_COUNTS[key] = _count(text)
+    return cached
+
+
+def _count(text: str) -> int:
     tokens = 0
     for piece in PIECES.findall(text):
         first = piece[0]

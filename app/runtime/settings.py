@@ -436,6 +436,13 @@ class SearchSettings(Section):
     symbol_weight: float = Field(
         ge=0, le=10, description="Score fusion: bonus for a chunk whose symbol name the query's words spell out."
     )
+    fts_max_term_share: float = Field(
+        gt=0,
+        le=1,
+        description="Full text no longer matches by a query word more than this share of the chunks contain, "
+        "if that is over 1,000 chunks (PostgreSQL's statistics; it still counts in the rank, and the rarest word "
+        "always matches); 1 = every word matches.",
+    )
     hnsw_ef_search: int = Field(ge=1, le=1000, description="HNSW search breadth (recall vs latency).")
     default_top_k: int = Field(ge=1, le=200, description="Results returned when a search names no top_k.")
     offer_code_search_tool: bool = Field(description="Offer agents the code_search server tool.")

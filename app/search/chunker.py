@@ -9,23 +9,25 @@ enclose it (e.g. class Parser > method parse), the innermost symbol, and every n
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
 from app.search.languages import BINDINGS, binds_function, definition_kinds, definition_name, has_grammar, parser_for
+from app.search.words import search_words
 
-# The version of what indexing derives from a file's text (chunks, their embedding text and search text).
-# Above 1, a file's stored hash and every chunk's hash include it, so bumping it makes the indexer re-chunk
-# and re-embed each file once on its next run, and no embedding of the old format is reused from the cache.
-# Format 1 is what every index was built with before the version existed: its hashes are the plain ones.
-INDEX_FORMAT = 1
+# Two versions of what indexing derives from a file's text. Above 1, each is bound into a hash, so bumping it
+# makes the next index run redo that step once for every file; version 1 keeps the plain hashes every index
+# was built with before the versions existed.
+# CHUNK_FORMAT: how a file is cut into chunks (bound into the stored file hash: every file is re-chunked; a
+# chunk whose path and text did not change keeps its stored vector).
+# EMBEDDING_FORMAT: what the model reads for a chunk (bound into every chunk's hash: every chunk is
+# re-embedded and no vector of the old format is reused).
+CHUNK_FORMAT = 2  # 2: definitions of 120 characters stand alone (was 250): bench/search_product_eval.py
+EMBEDDING_FORMAT = 1
 MAX_CHARS = 1800
-MIN_CHARS = 250
+MIN_CHARS = 120
 WINDOW_LINES = 60
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
 
 @dataclass
@@ -44,7 +46,7 @@ class Chunk:
 
     @property
     def content_hash(self) -> str:
-        versioned = "" if INDEX_FORMAT == 1 else f"{INDEX_FORMAT}\n"
+        versioned = "" if EMBEDDING_FORMAT == 1 else f"{EMBEDDING_FORMAT}\n"
         return hashlib.sha256(f"{versioned}{self.path}\n{self.text}".encode()).hexdigest()
 
     @property
@@ -62,24 +64,10 @@ class Chunk:
 
 
 def indexed_file_hash(content_hash: str) -> str:
-    """The hash stored for an indexed file: its content's, bound to the index format."""
-    if INDEX_FORMAT == 1:
+    """The hash stored for an indexed file: its content's, bound to the chunk format."""
+    if CHUNK_FORMAT == 1:
         return content_hash
-    return hashlib.sha256(f"{INDEX_FORMAT}\n{content_hash}".encode()).hexdigest()
-
-
-def split_identifier(word: str) -> list[str]:
-    parts = [p.lower() for piece in word.split("_") for p in CAMEL.findall(piece)]
-    return parts if len(parts) > 1 else []
-
-
-def search_words(text: str) -> str:
-    """Text plus the parts of its compound identifiers, lower-cased."""
-    out: list[str] = []
-    for word in IDENTIFIER.findall(text):
-        out.append(word.lower())
-        out.extend(split_identifier(word))
-    return " ".join(out)
+    return hashlib.sha256(f"{CHUNK_FORMAT}\n{content_hash}".encode()).hexdigest()
 
 
 def chunk_file(

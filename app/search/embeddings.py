@@ -4,6 +4,7 @@ no downloads), or OpenAI's embedding models. One model and dimension per index; 
 from __future__ import annotations
 
 import abc
+import contextlib
 import functools
 import importlib.util
 import os
@@ -11,9 +12,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 from app.errors import ConfigError
+
+# numpy is imported where vectors are computed, so a full-text `adjutant search` never loads it.
 
 LOCAL_MODEL = "all-MiniLM-L6-v2"
 LOCAL_DIMENSION = 384
@@ -77,6 +78,8 @@ class LocalEmbedder(Embedder):
         return vectors
 
     def _embed_batch(self, batch: list[str]) -> list[list[float]]:
+        import numpy as np
+
         vectors: list[list[float]] = []
         if batch:
             with self.lock:  # the tokenizer's padding state is shared
@@ -130,6 +133,8 @@ class OpenAIEmbedder(Embedder):
         self.dimension = dimension
 
     def embed(self, texts: list[str]) -> list[list[float]]:
+        import numpy as np
+
         vectors: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):
             batch = [t[:30_000] or " " for t in texts[start : start + self.batch_size]]
@@ -145,7 +150,31 @@ class OpenAIEmbedder(Embedder):
         return vectors
 
 
-@functools.cache
+_LOCAL_LOCK = threading.Lock()
+
+
 def local_embedder(threads: int = 0, batch_size: int = 2) -> LocalEmbedder:
-    """One model per process: loading it takes ~0.3 s and ~90 MiB."""
+    """One model per process: loading it takes ~0.3 s and ~90 MiB. A caller that arrives while another
+    thread loads it waits for that load instead of starting a second one."""
+    with _LOCAL_LOCK:
+        return _load_local_embedder(threads, batch_size)
+
+
+@functools.cache
+def _load_local_embedder(threads: int, batch_size: int) -> LocalEmbedder:
     return LocalEmbedder(threads=threads, batch_size=batch_size)
+
+
+def preload_local_embedder(threads: int = 0, batch_size: int = 2) -> threading.Thread:
+    """Start loading the local model on a thread and return it. ONNX Runtime builds its session without
+    holding the GIL, so the load overlaps whatever the caller does next (imports, database work); the
+    first `local_embedder` call then waits only for what is left. A failed load is left for that call to
+    raise, where it can be reported."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            local_embedder(threads, batch_size)
+
+    thread = threading.Thread(target=load, name="embedder-preload")
+    thread.start()
+    return thread

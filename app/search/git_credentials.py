@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from app.errors import IndexingFailed, InvalidRequest, SecretUnreadable
-from app.runtime.secret_box import SecretBox
 from app.search.git_remote import GitUrl
+
+if TYPE_CHECKING:
+    from app.runtime.secret_box import SecretBox
 
 NO_KEY = (
     "git_url carries credentials, but this server has no key to store them encrypted: configure secrets.keys "

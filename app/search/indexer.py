@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import asyncpg
+from tortoise.exceptions import BaseORMException
+
+from app.db.repositories import chunk_stats
 from app.db.repositories import code as store
 from app.errors import AdjutantError, IndexingFailed
 from app.runtime.redaction import redact_url
@@ -22,6 +27,7 @@ from app.search.embeddings import Embedder
 from app.search.files import LoadedFile, SourceFile, discover, load
 from app.search.graph.store import file_graph_rows
 
+log = logging.getLogger("adjutant.search")
 EMBED_BATCH_CHUNKS = 64  # chunks embedded per round trip to the model (files are written after each round)
 LOAD_BATCH_FILES = 64  # files read and hashed per worker-thread hop (an unchanged file costs only this)
 
@@ -141,6 +147,7 @@ async def index_repository(
         reason = exc.detail if isinstance(exc, AdjutantError) else f"{exc.__class__.__name__}: {exc}"
         await store.set_status(repo.id, "FAILED", error=redact_url(reason)[:2000], progress=progress.as_dict())
         raise
+    await _refresh_statistics(progress.chunks)
     return IndexReport(
         repo.id,
         files_count,
@@ -151,6 +158,15 @@ async def index_repository(
         progress.reused,
         round(time.monotonic() - progress.started, 2),
     )
+
+
+async def _refresh_statistics(written: int) -> None:
+    """Refresh the planner's statistics after a large write: full-text search reads from them which words
+    are too common to search for. The index is already READY; a failure here only delays that."""
+    try:
+        await chunk_stats.analyze_after_write(written)
+    except (BaseORMException, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        log.warning("ANALYZE of chunks after indexing failed: %s", exc.__class__.__name__)
 
 
 def _bounded_files(root: Path, max_files: int, max_bytes: int) -> list[SourceFile]:

@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from app.db.repositories import code as store
-from app.search.chunker import IDENTIFIER, search_words, split_identifier
+from app.db.repositories.chunk_stats import LexemeShares
 from app.search.embeddings import Embedder
+from app.search.term_shares import TermShares, informative_terms
+from app.search.words import IDENTIFIER, search_words, split_identifier
 
 Mode = Literal["hybrid", "fts", "vector"]
 Fusion = Literal["rrf", "scores"]
@@ -117,13 +119,27 @@ class SearchHit:
         }
 
 
-def tsquery(query: str) -> str | None:
-    """Any of the query's words (identifiers split, stop words dropped), as a `simple` tsquery."""
-    terms = []
+def text_terms(query: str) -> list[str]:
+    """The query's full-text words: identifiers split, stop words dropped, each once."""
+    terms: list[str] = []
     for word in search_words(query).split():
         if word not in STOPWORDS and len(word) > 1 and TERM.match(word) and word not in terms:
             terms.append(word)
+    return terms
+
+
+def tsquery(query: str) -> str | None:
+    """Any of the query's words, as a `simple` tsquery."""
+    terms = text_terms(query)
     return " | ".join(terms) if terms else None
+
+
+def match_tsquery(query: str, shares: LexemeShares | None, max_share: float) -> str | None:
+    """The words whose chunks full text ranks: the query's without the common ones (see term_shares);
+    None when no word is left out."""
+    terms = text_terms(query)
+    kept = informative_terms(terms, shares, max_share)
+    return " | ".join(kept) if kept and kept != terms else None
 
 
 def fuse(
@@ -235,6 +251,7 @@ class CodeSearch:
         fusion: Fusion = "rrf",
         text_weight: float = 0.1,
         symbol_weight: float = 0.0,
+        max_term_share: float = 1.0,
     ) -> None:
         self.embedder_factory = embedder_factory  # lazily loaded: the model costs ~90 MiB
         self.candidates = candidates
@@ -244,6 +261,8 @@ class CodeSearch:
         self.fusion = fusion
         self.text_weight = text_weight
         self.symbol_weight = symbol_weight
+        self.max_term_share = max_term_share
+        self.term_shares = TermShares()
 
     def embedder(self) -> Embedder:
         return self.embedder_factory()
@@ -263,7 +282,11 @@ class CodeSearch:
         if not repo_ids or not query.strip():
             return []
         vector_ids = repo_ids if vector_repo_ids is None else vector_repo_ids
-        terms = tsquery(query) if mode in ("hybrid", "fts") else None
+        terms = match = None
+        if mode in ("hybrid", "fts"):
+            terms = tsquery(query)
+            if terms is not None and self.max_term_share < 1.0:
+                match = match_tsquery(query, self.term_shares.current(), self.max_term_share)
         vector = None
         if mode in ("hybrid", "vector") and vector_ids:
             embedder = await asyncio.to_thread(self.embedder)
@@ -278,6 +301,7 @@ class CodeSearch:
             ef_search=self.ef_search,
             path_prefix=path_prefix,
             language=language,
+            match=match,
         )
         similarity = {row["id"]: float(row["score"]) for row in rankings.get("vector", [])}
         hits = []

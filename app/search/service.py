@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.db.models import Repository
 from app.db.repositories import code as store
 from app.errors import IndexingFailed, InvalidRequest, NotFound
 from app.integrations.addresses import AllowList, Resolver, system_resolver
-from app.runtime.secret_box import SecretBox, load_secret_box
 from app.runtime.settings import Settings
 from app.search import git_credentials
 from app.search.embeddings import (
@@ -24,9 +24,16 @@ from app.search.embeddings import (
 )
 from app.search.git_clone import clone_or_pull
 from app.search.git_remote import GitRemote, GitUrl, check_remote, parse_git_url
-from app.search.indexer import IndexReport, ProgressCallback, index_repository
 from app.search.rerank import Candidate, LLMReranker, reorder
 from app.search.retrieval import CodeSearch, Mode, SearchHit
+
+if TYPE_CHECKING:
+    from app.runtime.secret_box import SecretBox
+    from app.search.indexer import IndexReport, ProgressCallback
+
+# The indexer (file discovery, chunking, the symbol graph) and the secret box (cryptography) are imported
+# by the methods that index or open credentials, so a process that just searches, like `adjutant search`,
+# loads neither.
 
 # A name is also a directory of the clone area: no ".", "..", hidden names, separators or control characters.
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
@@ -71,6 +78,7 @@ class SearchService:
             fusion=settings.search.fusion,
             text_weight=settings.search.text_weight,
             symbol_weight=settings.search.symbol_weight,
+            max_term_share=settings.search.fts_max_term_share,
         )
 
     def embedder(self) -> Embedder:
@@ -90,6 +98,8 @@ class SearchService:
     def secret_box(self) -> SecretBox | None:
         """The keys that seal stored credentials (loaded, or generated for the embedded stack, on first use)."""
         if not self._secret_box_loaded:
+            from app.runtime.secret_box import load_secret_box
+
             self._secret_box = load_secret_box(self.settings)
             self._secret_box_loaded = True
         return self._secret_box
@@ -116,6 +126,8 @@ class SearchService:
     async def index_path(
         self, root: Path, *, team_id: int, name: str, on_progress: ProgressCallback | None = None
     ) -> IndexReport:
+        from app.search.indexer import index_repository
+
         if not valid_repository_name(name):
             raise InvalidRequest(NAME_RULE)
         return await index_repository(
@@ -142,6 +154,8 @@ class SearchService:
         """Clone or refresh the URL, then index the checkout. The URL is judged again here, not only when it
         was posted: what its host resolves to may have changed since, and the clone uses this answer.
         `sealed_credentials` (the row's) are opened only for the clone."""
+        from app.search.indexer import index_repository
+
         if not valid_repository_name(name):
             raise InvalidRequest(NAME_RULE)
         try:

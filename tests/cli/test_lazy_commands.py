@@ -1,21 +1,19 @@
 """The `adjutant` entry point imports a command's module only when that command runs: the help page and
-the lighter commands start without Sanic, Tortoise, Redis or the search stack, and the table the help page
-is drawn from says exactly what the commands themselves say."""
+the lighter commands start without Sanic, Tortoise, Redis or the search stack, help is plain text (no Rich,
+no second copy of click), and the table the help page is drawn from says exactly what the commands say."""
 
 from __future__ import annotations
-
-import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from app.cli.main import COMMANDS, cli, load_command
+from tests.cli.imports import run_cli
 
-ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("sanic", "tortoise", "asyncpg", "redis", "numpy", "onnxruntime", "app.api.app", "app.search.indexer")
+# What only drawing help used to import: Rich (typer's Rich help), pygments (via Rich) and the click package
+# (typer carries its own copy).
+HELP_RENDERING = ("rich", "pygments", "click")
 
 
 def first_paragraph(text: str | None) -> str:
@@ -29,29 +27,39 @@ def test_every_listed_command_loads_and_the_listing_says_what_it_says(name):
     assert first_paragraph(command.help) == first_paragraph(COMMANDS[name].help)
 
 
-def imported_by(*argv: str) -> list[str]:
-    """The heavy modules a fresh interpreter has imported after running `adjutant ARGV`."""
-    probe = (
-        "import json, sys\n"
-        "from app.cli.main import cli\n"
-        "try:\n"
-        f"    cli({list(argv)!r})\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        f"heavy = {HEAVY!r}\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m in heavy)))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def test_the_help_page_imports_no_service_database_or_search_module():
-    assert imported_by("--help") == []
+def test_the_help_page_imports_no_service_database_search_or_rich_module():
+    run = run_cli("--help")
+    assert run.code == 0 and "Commands:" in run.output
+    assert run.loaded(*HEAVY, *HELP_RENDERING) == []
 
 
 def test_a_commands_help_imports_only_what_the_command_itself_needs():
-    assert imported_by("search", "--help") == []
-    assert imported_by("token", "--help") == []
+    for argv in (("search", "--help"), ("token", "--help")):
+        run = run_cli(*argv)
+        assert run.code == 0 and "Usage: adjutant" in run.output
+        assert run.loaded(*HEAVY, "pygments", "click") == []
+
+
+def test_bad_usage_is_a_plain_usage_line_and_exit_2():
+    run = run_cli("no-such-command")
+    assert run.code == 2
+    assert "Usage: adjutant [OPTIONS] COMMAND [ARGS]..." in run.stderr
+    assert "Error: No such command 'no-such-command'." in run.stderr
+    assert "╭" not in run.stderr  # no Rich panel
+    assert run.loaded("rich", "click") == []
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_every_listing_shows_each_commands_whole_first_paragraph():
+    listed = CliRunner().invoke(cli, ["--help"], terminal_width=80)
+    for entry in COMMANDS.values():
+        assert flat(entry.help) in flat(listed.output)  # wrapped, never cut to click's 45 characters
+    token = CliRunner().invoke(cli, ["token", "--help"], terminal_width=80)
+    assert "Only the token is printed on stdout, so it can be captured by scripts." in flat(token.output)
+    assert "requests with them are rejected from then on" in flat(token.output)
 
 
 def test_the_help_page_lists_every_command_and_unknown_ones_are_refused():

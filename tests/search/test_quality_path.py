@@ -1,4 +1,4 @@
-"""What the product-path quality work changed: the index format (a bump re-embeds every file exactly once),
+"""What the product-path quality work changed: the index formats (a bump re-chunks or re-embeds every file once),
 the query as the embedding model reads it, score fusion and the symbol-name bonus."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from tests.search.conftest import CountingEmbedder
 from tests.search.test_indexing import run_index
 
 
-async def test_a_new_index_format_re_embeds_every_file_once(db, working_copy, monkeypatch):
+async def test_a_new_embedding_format_re_embeds_every_chunk_once(db, working_copy, monkeypatch):
     team = await get_or_create_team("core")
     first = CountingEmbedder()
     report = await run_index(working_copy, first, team_id=team.id)
@@ -21,7 +21,8 @@ async def test_a_new_index_format_re_embeds_every_file_once(db, working_copy, mo
     again = CountingEmbedder()
     assert (await run_index(working_copy, again, team_id=team.id)).embedded == 0 and again.texts == []
 
-    monkeypatch.setattr(chunker, "INDEX_FORMAT", chunker.INDEX_FORMAT + 1)
+    monkeypatch.setattr(chunker, "EMBEDDING_FORMAT", chunker.EMBEDDING_FORMAT + 1)
+    monkeypatch.setattr(chunker, "CHUNK_FORMAT", chunker.CHUNK_FORMAT + 1)
     upgraded = CountingEmbedder()
     report = await run_index(working_copy, upgraded, team_id=team.id)
     # Every file counts as changed, and no vector of the old format is taken from the cache.
@@ -31,11 +32,35 @@ async def test_a_new_index_format_re_embeds_every_file_once(db, working_copy, mo
     assert await Chunk.filter(repository_id=report.repository_id).count() == report.chunks
 
 
+async def test_a_new_chunk_format_re_chunks_every_file_and_keeps_the_vectors_of_unchanged_chunks(
+    db, working_copy, monkeypatch
+):
+    team = await get_or_create_team("core")
+    coarse = CountingEmbedder()
+    # Every file's definitions merged into few chunks (the default is bound when chunk_file is defined).
+    monkeypatch.setattr(chunker.chunk_file, "__kwdefaults__", {"max_chars": chunker.MAX_CHARS, "min_chars": 10_000})
+    before = await run_index(working_copy, coarse, team_id=team.id)
+    coarse_texts = set(coarse.texts)
+
+    monkeypatch.setattr(chunker.chunk_file, "__kwdefaults__", {"max_chars": chunker.MAX_CHARS, "min_chars": 120})
+    monkeypatch.setattr(chunker, "CHUNK_FORMAT", chunker.CHUNK_FORMAT + 1)
+    fine = CountingEmbedder()
+    after = await run_index(working_copy, fine, team_id=team.id)
+    assert after.changed == 5 and after.chunks > before.chunks  # re-chunked, and finer
+    stored = await Chunk.filter(repository_id=after.repository_id).count()
+    assert stored == after.chunks
+    # Only chunks that did not exist before were embedded; a chunk both cuts produced kept its vector.
+    assert 0 < after.embedded < after.chunks and len(fine.texts) == after.embedded
+    assert not set(fine.texts) & coarse_texts
+
+
 def test_format_1_keeps_the_hashes_indexes_were_built_with():
-    # Existing indexes must not be re-embedded until the format really changes.
-    assert chunker.INDEX_FORMAT == 1 and chunker.indexed_file_hash("ab" * 32) == "ab" * 32
+    # Existing vectors must not be re-embedded until the embedding format really changes; files are
+    # re-chunked once because the chunk format is 2.
+    assert chunker.EMBEDDING_FORMAT == 1
     (chunk,) = chunker.chunk_file("a.py", "def f():\n    return 1\n", "python")
     assert chunk.content_hash == hashlib.sha256(b"a.py\ndef f():\n    return 1").hexdigest()
+    assert chunker.CHUNK_FORMAT == 2 and chunker.indexed_file_hash("ab" * 32) != "ab" * 32
 
 
 def test_a_symbol_the_query_spells_out_is_ranked_up():

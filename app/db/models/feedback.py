@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from tortoise import fields
-from tortoise.models import Model
 
 from app.db.fields import VectorField
+from app.db.models.base import Model
 
 DIMENSION = 384  # the local embedding model's; every feedback vector is one of its
 

@@ -4,7 +4,8 @@ client tool calls, final comments and per-user comment feedback."""
 from __future__ import annotations
 
 from tortoise import fields
-from tortoise.models import Model
+
+from app.db.models.base import Model
 
 
 class IdeReviewRepo(Model):

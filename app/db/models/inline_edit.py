@@ -7,7 +7,8 @@ the messages it added to that conversation, so any worker can rebuild the conver
 from __future__ import annotations
 
 from tortoise import fields
-from tortoise.models import Model
+
+from app.db.models.base import Model
 
 
 class InlineEditJob(Model):

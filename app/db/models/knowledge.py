@@ -4,9 +4,9 @@ searchable chunks (full-text + pgvector) and import runs."""
 from __future__ import annotations
 
 from tortoise import fields
-from tortoise.models import Model
 
 from app.db.fields import VectorField
+from app.db.models.base import Model
 
 
 class KnowledgeSource(Model):

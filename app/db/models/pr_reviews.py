@@ -4,7 +4,8 @@ review run, the comments the bot posted, each connection's permission to approve
 from __future__ import annotations
 
 from tortoise import fields
-from tortoise.models import Model
+
+from app.db.models.base import Model
 
 
 class PrReviewPull(Model):

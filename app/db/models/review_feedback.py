@@ -4,7 +4,8 @@ state of each category of a repository, as the precision policy last applied it.
 from __future__ import annotations
 
 from tortoise import fields
-from tortoise.models import Model
+
+from app.db.models.base import Model
 
 
 class ReviewFeedbackSignal(Model):

@@ -276,21 +276,27 @@ async def candidates(
     ef_search: int,
     path_prefix: str | None = None,
     language: str | None = None,
+    match: str | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Full-text and nearest-vector candidates in one statement (one round trip): {"fts": rows best first,
     "vector": rows nearest first}; a method whose input is None (or whose repositories are none) is left out.
+    Full text ranks by `tsquery` the rows that match `match` (default: `tsquery` too).
     Rows carry COLUMNS and `score` (ts_rank, or cosine similarity)."""
     branches: list[str] = []
     ctes: list[str] = []
     args: list[Any] = []
     if tsquery is not None and repo_ids:
         args.append(tsquery)
+        matched = "q"
+        if match is not None and match != tsquery:
+            args.append(match)
+            matched = f"to_tsquery('simple', ${len(args)})"
         where, extra = _filters(len(args) + 1, repo_ids, path_prefix, language)
         args.extend(extra)
         ctes.append(
             # ts_rank, not ts_rank_cd: see full_text.
             f"fts AS MATERIALIZED (SELECT {COLUMNS}, ts_rank(c.tsv, q, 1)::float8 AS score "
-            f"FROM chunks c, to_tsquery('simple', $1) q WHERE c.tsv @@ q AND {where} "
+            f"FROM chunks c, to_tsquery('simple', $1) q WHERE c.tsv @@ {matched} AND {where} "
             f"ORDER BY score DESC, c.id LIMIT {int(limit)})"
         )
         branches.append(
