@@ -12,7 +12,7 @@ from sanic import Sanic
 from app.answers.knowledge_source import knowledge_sources
 from app.answers.setup import make_answers
 from app.answers.tool import search_sources_tool
-from app.api import errors, guards, openapi_document, validation
+from app.api import errors, guards, nodelay, openapi_document, validation
 from app.api.client_config import ClientConfigSnapshots
 from app.api.jobs_runtime import start_jobs
 from app.api.routes import (
@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None, *, name: str | None = None) -> 
         HTTP_AUTO_OPTIONS=False,
     )
     build_services(app, settings, redactor)
+    nodelay.install(app)
     install_routes(app)
 
     @app.before_server_start
