@@ -22,6 +22,7 @@ from app.api.errors import report_to_sentry, to_adjutant_error
 from app.api.guards import bearer_token
 from app.api.socket_text import Utf8CheckedAssembler
 from app.api.validation import check_headers
+from app.api.ws_lifetime import release_http_timer
 from app.auth.tokens import Authentication, TokenService
 from app.chat.solver import Answer, Caller, QuerySolver
 from app.chat.wire import direct, request_error
@@ -273,6 +274,7 @@ class ChatConnection:
 
 @bp.websocket(paths.CHAT_SOCKET, ctx_auth="none", ctx_client="none")
 async def chat_socket(request: Request, ws: WebsocketImplProtocol) -> None:
+    release_http_timer(request)
     frames = Utf8CheckedAssembler.install(ws)  # first: a frame that is not UTF-8 must not vanish during admit
     metrics.WEBSOCKETS_OPEN.inc()
     try:

@@ -26,6 +26,7 @@ from app.api.errors import report_to_sentry
 from app.api.guards import bearer_token
 from app.api.socket_text import Utf8CheckedAssembler
 from app.api.validation import check_headers
+from app.api.ws_lifetime import release_http_timer
 from app.auth.tokens import Authentication, TokenService
 from app.db.wire_types import decode_json
 from app.errors import AuthUnavailable, ClientValidationError, ClientVersionTooOld, InvalidRequest, NotVerified
@@ -283,6 +284,7 @@ class PostProcessSocket(ReviewSocketBase):
 
 
 async def _serve(request: Request, ws: WebsocketImplProtocol, kind: type[ReviewSocketBase]) -> None:
+    release_http_timer(request)
     frames = Utf8CheckedAssembler.install(ws)  # first: a frame that is not UTF-8 must not vanish unanswered
     metrics.WEBSOCKETS_OPEN.inc()
     try:
