@@ -9,7 +9,17 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from app.cli.common import ConfigOption, DataDirOption, console, fail, out, run_async, settings_from_cli, user_errors
+from app.cli.common import (
+    ConfigOption,
+    DataDirOption,
+    console,
+    fail,
+    out,
+    print_table,
+    run_async,
+    settings_from_cli,
+    user_errors,
+)
 from app.errors import InvalidRequest
 from app.runtime.config_loader import PROJECT_ROOT
 
@@ -103,8 +113,6 @@ def token_list(
     config: ConfigOption = None,
 ) -> None:
     """List tokens (prefixes only; tokens themselves are never stored)."""
-    from rich.table import Table
-
     from app.db.repositories.identity import list_tokens
 
     settings = settings_from_cli(data_dir, config)
@@ -122,14 +130,7 @@ def token_list(
         )
         for row in rows
     ]
-    if not out.is_terminal:  # scripts get tab-separated lines, never a wrapped table
-        for line in (header, *lines):
-            print("\t".join(line))
-        return
-    table = Table(*header)
-    for line in lines:
-        table.add_row(*line)
-    out.print(table)
+    print_table(header, lines)
 
 
 @token_app.command("revoke")

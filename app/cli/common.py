@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -39,6 +39,20 @@ ConfigOption = Annotated[
         dir_okay=False,
     ),
 ]
+
+
+def print_table(header: Sequence[str], lines: Sequence[Sequence[str]]) -> None:
+    """Rows as a table on a terminal; scripts get tab-separated lines, never a wrapped table."""
+    if not out.is_terminal:
+        for line in (header, *lines):
+            print("\t".join(line))
+        return
+    from rich.table import Table
+
+    table = Table(*header)
+    for line in lines:
+        table.add_row(*line)
+    out.print(table)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

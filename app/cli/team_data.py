@@ -7,10 +7,8 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from rich.table import Table
-
 from app.cli.admin import run_on_database
-from app.cli.common import out
+from app.cli.common import print_table
 from app.db.repositories.identity import team_named
 from app.errors import AdjutantError, InvalidRequest
 from app.runtime.settings import Settings
@@ -43,12 +41,4 @@ def print_rows(rows: list[dict[str, Any]], columns: tuple[str, ...], as_json: bo
     if as_json:
         print(json.dumps(rows, indent=2, default=str))
         return
-    lines = [tuple("" if row.get(c) is None else str(row.get(c)) for c in columns) for row in rows]
-    if not out.is_terminal:  # scripts get tab-separated lines, never a wrapped table
-        for line in (columns, *lines):
-            print("\t".join(line))
-        return
-    table = Table(*columns)
-    for line in lines:
-        table.add_row(*line)
-    out.print(table)
+    print_table(columns, [tuple("" if row.get(c) is None else str(row.get(c)) for c in columns) for row in rows])

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from app.knowledge.items import ChunkKind, KnowledgeItem
 from app.knowledge.markup import split_code
-from app.search.chunker import search_words
+from app.search.words import search_words
 
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$", re.MULTILINE)
 QUESTION_GIST_CHARS = 600

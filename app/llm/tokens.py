@@ -73,18 +73,9 @@ def count_message(message: Message) -> int:
     return tokens
 
 
-_TOOL_COUNTS: dict[str, int] = {}
-
-
 def count_tool(name: str, description: str, schema: dict) -> int:
-    """Tool definitions repeat on every call of a conversation: count each distinct one once."""
-    text = name + description + json.dumps(schema, sort_keys=True)
-    cached = _TOOL_COUNTS.get(text)
-    if cached is None:
-        if len(_TOOL_COUNTS) > 10_000:
-            _TOOL_COUNTS.clear()
-        cached = _TOOL_COUNTS[text] = count_text(text) + TOOL_OVERHEAD
-    return cached
+    """Tool definitions repeat on every call of a conversation: a long one is counted once (count_text)."""
+    return count_text(name + description + json.dumps(schema, sort_keys=True)) + TOOL_OVERHEAD
 
 
 def count_request(request: LLMRequest) -> int:

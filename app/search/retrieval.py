@@ -134,10 +134,9 @@ def tsquery(query: str) -> str | None:
     return " | ".join(terms) if terms else None
 
 
-def match_tsquery(query: str, shares: LexemeShares | None, max_share: float) -> str | None:
-    """The words whose chunks full text ranks: the query's without the common ones (see term_shares);
+def match_tsquery(terms: list[str], shares: LexemeShares | None, max_share: float) -> str | None:
+    """The words (`text_terms`) whose chunks full text ranks: without the common ones (see term_shares);
     None when no word is left out."""
-    terms = text_terms(query)
     kept = informative_terms(terms, shares, max_share)
     return " | ".join(kept) if kept and kept != terms else None
 
@@ -284,9 +283,10 @@ class CodeSearch:
         vector_ids = repo_ids if vector_repo_ids is None else vector_repo_ids
         terms = match = None
         if mode in ("hybrid", "fts"):
-            terms = tsquery(query)
+            words = text_terms(query)  # once: both the ranked and the matching query come from them
+            terms = " | ".join(words) if words else None
             if terms is not None and self.max_term_share < 1.0:
-                match = match_tsquery(query, self.term_shares.current(), self.max_term_share)
+                match = match_tsquery(words, self.term_shares.current(), self.max_term_share)
         vector = None
         if mode in ("hybrid", "vector") and vector_ids:
             embedder = await asyncio.to_thread(self.embedder)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.search.chunker import chunk_file, line_windows, search_words
+from app.search.chunker import chunk_file, line_windows
 from app.search.languages import GRAMMARS, language_of
+from app.search.words import search_words
 
 # One small file per grammar; with a tiny size cap every definition becomes its own chunk, so the expected
 # hierarchy labels show the grammar's definitions are recognised and named.
