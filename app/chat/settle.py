@@ -38,6 +38,7 @@ class StepSettler:
         self.running = running
         self.interval_s = interval_s
         self._sweeper: asyncio.Task[None] | None = None
+        self._settling: set[asyncio.Task[None]] = set()
 
     async def settle_session(self, session_id: int) -> None:
         """Before a new request on a session: settle its lost steps, so it is not busy with a dead one."""
@@ -65,7 +66,12 @@ class StepSettler:
             await asyncio.sleep(self.running.heartbeat_s)
             try:
                 if not await self.running.is_alive(stream_id):
-                    await self.settle_stream(stream_id)
+                    # Shielded: the ending this settle publishes ends the relay, whose cleanup cancels this
+                    # watch, and a cancel between the ending and the stored text lost the text.
+                    settling = asyncio.create_task(self.settle_stream(stream_id), name=f"settle-{stream_id}")
+                    self._settling.add(settling)
+                    settling.add_done_callback(self._settling.discard)
+                    await asyncio.shield(settling)
             except Exception as exc:  # noqa: BLE001 - checked again next time; the relay itself is unaffected
                 log.info("could not check step %s (%s)", stream_id, exc)
 
